@@ -7,6 +7,9 @@
  *  - `loadRow()` puts back a stored row without marking it dirty (start-up load);
  *  - `collectDirty()` / `commitDirty()` hand the rows changed since the last successful flush to a
  *    writer, and forget them only once that writer says the write committed;
+ *  - `collectFold()` / `commitFold()` hand a writer that keeps a journal the current value of every
+ *    row committed since its last compaction (each row once, however often it was written), so
+ *    compaction costs what the table holds, not what the journal holds;
  *  - `serialize()` / `merge()` move whole profiles between sensors.
  *
  * Memory is bounded by `maxAnchors` and `maxCompanionsPerAnchor`; the least recently updated are
@@ -87,6 +90,8 @@ export interface ProfilerOptions {
   maxAnchors?: number;
   /** Default 64 companions per anchor. */
   maxCompanionsPerAnchor?: number;
+  /** Rows (anchor, companion) in all; the least recently updated anchors go first. Default 1,000,000 (~200 MB). */
+  maxRows?: number;
   /** Bound on remembered (anchor, companion) alert times. Default 10,000. */
   maxSuppressions?: number;
   newCompanionSeverity?: Severity;
@@ -122,6 +127,7 @@ export class BehaviorProfiler {
   readonly alertWindowMs: number;
   readonly maxAnchors: number;
   readonly maxCompanionsPerAnchor: number;
+  readonly maxRows: number;
   private readonly maxSuppressions: number;
   private readonly newSeverity: Severity;
   private readonly rareSeverity: Severity;
@@ -135,6 +141,9 @@ export class BehaviorProfiler {
   private counts = new Float64Array(0);
   private updated = new Float64Array(0);
   private versions = new Uint32Array(0);
+  /** 1 = committed (journaled) since the last fold. */
+  private unfolded = new Uint8Array(0);
+  private unfoldedCount = 0;
   private slotAnchor: (AnchorState | undefined)[] = [];
   private slotCompanion: (string | undefined)[] = [];
   private freeSlots: number[] = [];
@@ -144,6 +153,9 @@ export class BehaviorProfiler {
   private readonly pendingAnchorDeletes = new Set<string>();
   /** anchor_key + NUL + companion_key */
   private readonly pendingRowDeletes = new Set<string>();
+  /** Deletions committed since the last fold. */
+  private readonly unfoldedAnchorDeletes = new Set<string>();
+  private readonly unfoldedRowDeletes = new Set<string>();
   /** anchor_key + NUL + companion → time of the last alert */
   private readonly lastAlert = new Map<string, number>();
   private evictedAnchors = 0;
@@ -157,12 +169,13 @@ export class BehaviorProfiler {
     this.alertWindowMs = options.alertWindowMs ?? 3_600_000;
     this.maxAnchors = options.maxAnchors ?? 200_000;
     this.maxCompanionsPerAnchor = options.maxCompanionsPerAnchor ?? 64;
+    this.maxRows = options.maxRows ?? 1_000_000;
     this.maxSuppressions = options.maxSuppressions ?? 10_000;
     this.newSeverity = options.newCompanionSeverity ?? 'high';
     this.rareSeverity = options.rareCompanionSeverity ?? 'medium';
     if (!(this.minSeen >= 0)) throw new RangeError('minSeen must be >= 0');
     if (!(this.rarityFraction >= 0 && this.rarityFraction <= 1)) throw new RangeError('rarityFraction must be within [0, 1]');
-    if (!(this.maxAnchors >= 1) || !(this.maxCompanionsPerAnchor >= 1)) throw new RangeError('caps must be >= 1');
+    if (!(this.maxAnchors >= 1) || !(this.maxCompanionsPerAnchor >= 1) || !(this.maxRows >= 1)) throw new RangeError('caps must be >= 1');
     this.grow(1024);
   }
 
@@ -290,19 +303,21 @@ export class BehaviorProfiler {
    * most recently changed row is sure to carry the current total. Caps are enforced afterwards by
    * `finishLoad()`.
    */
-  loadRow(anchorKey: string, companion: string, count: number, totalSeen: number, lastUpdated: number): void {
+  loadRow(anchorKey: string, companion: string, count: number, totalSeen: number, lastUpdated: number, journaled = false): void {
     let anchor = this.anchors.get(anchorKey);
     if (anchor === undefined) anchor = this.createAnchor(anchorKey, lastUpdated, false);
     let slot = anchor.companions.get(companion);
     if (slot === undefined) slot = this.createRow(anchor, companion, false);
+    if (journaled) this.markUnfolded(slot);
     this.counts[slot] = count;
     this.updated[slot] = lastUpdated;
     if (totalSeen > anchor.total) anchor.total = totalSeen;
     if (lastUpdated > anchor.lastUpdated) anchor.lastUpdated = lastUpdated;
   }
 
-  /** Removes one row as if it had never been loaded (a stored deletion replayed at load). Not dirty. */
+  /** Removes one row as if it had never been loaded (a journaled deletion replayed at load). Not dirty. */
   unloadRow(anchorKey: string, companion: string): void {
+    this.unfoldedRowDeletes.add(anchorKey + SEP + companion);
     const anchor = this.anchors.get(anchorKey);
     const slot = anchor?.companions.get(companion);
     if (anchor === undefined || slot === undefined) return;
@@ -311,8 +326,9 @@ export class BehaviorProfiler {
     if (anchor.companions.size === 0) this.anchors.delete(anchorKey);
   }
 
-  /** Removes one anchor as if it had never been loaded. Not dirty. */
+  /** Removes one anchor as if it had never been loaded (a journaled deletion replayed at load). Not dirty. */
   unloadAnchor(anchorKey: string): void {
+    this.unfoldedAnchorDeletes.add(anchorKey);
     const anchor = this.anchors.get(anchorKey);
     if (anchor === undefined) return;
     for (const slot of anchor.companions.values()) this.freeSlot(slot);
@@ -357,9 +373,65 @@ export class BehaviorProfiler {
     for (let i = 0; i < batch.slots.length; i++) {
       const slot = batch.slots[i]!;
       if (this.versions[slot] === batch.versions[i]) this.dirty.delete(slot);
+      if (this.slotAnchor[slot] !== undefined) this.markUnfolded(slot);
     }
-    for (const a of batch.deletedAnchors) this.pendingAnchorDeletes.delete(a);
-    for (const [a, c] of batch.deletedRows) this.pendingRowDeletes.delete(a + SEP + c);
+    for (const a of batch.deletedAnchors) {
+      this.pendingAnchorDeletes.delete(a);
+      this.unfoldedAnchorDeletes.add(a);
+    }
+    for (const [a, c] of batch.deletedRows) {
+      const k = a + SEP + c;
+      this.pendingRowDeletes.delete(k);
+      this.unfoldedRowDeletes.add(k);
+    }
+  }
+
+  /** Rows committed by the writer since its last fold (compaction), each once. */
+  get unfoldedRows(): number {
+    return this.unfoldedCount;
+  }
+
+  /**
+   * The current value of every row committed since the last fold, and the deletions committed
+   * since then — what a journaling writer must write into its base table to empty its journal.
+   * Call it when nothing is dirty (right after a committed flush), so the values are exactly what
+   * the journal holds.
+   */
+  collectFold(): DirtyBatch {
+    const slots = new Int32Array(this.unfoldedCount);
+    const upserts: BehaviorProfileEntry[] = new Array(this.unfoldedCount);
+    let i = 0;
+    for (let slot = 0; slot < this.nextSlot && i < slots.length; slot++) {
+      if (this.unfolded[slot] !== 1) continue;
+      const anchor = this.slotAnchor[slot]!;
+      slots[i] = slot;
+      upserts[i] = {
+        anchor_key: anchor.key,
+        companion_key: this.slotCompanion[slot]!,
+        count: this.counts[slot]!,
+        total_seen: anchor.total,
+        last_updated: this.updated[slot]!,
+      };
+      i++;
+    }
+    const deletedRows: [string, string][] = [];
+    for (const k of this.unfoldedRowDeletes) {
+      const cut = k.indexOf(SEP);
+      deletedRows.push([k.slice(0, cut), k.slice(cut + 1)]);
+    }
+    return { deletedAnchors: [...this.unfoldedAnchorDeletes], deletedRows, upserts: upserts.slice(0, i), slots: slots.subarray(0, i), versions: new Uint32Array(i) };
+  }
+
+  /** The writer folded `batch` into its base table. */
+  commitFold(batch: DirtyBatch): void {
+    for (const slot of batch.slots) {
+      if (this.unfolded[slot] === 1) {
+        this.unfolded[slot] = 0;
+        this.unfoldedCount--;
+      }
+    }
+    for (const a of batch.deletedAnchors) this.unfoldedAnchorDeletes.delete(a);
+    for (const [a, c] of batch.deletedRows) this.unfoldedRowDeletes.delete(a + SEP + c);
   }
 
   /** Marks every row dirty (e.g. after the store was replaced and must be rewritten). */
@@ -368,6 +440,13 @@ export class BehaviorProfiler {
   }
 
   // ---- internals ----
+
+  private markUnfolded(slot: number): void {
+    if (this.unfolded[slot] === 0) {
+      this.unfolded[slot] = 1;
+      this.unfoldedCount++;
+    }
+  }
 
   private touch(slot: number): void {
     this.versions[slot] = (this.versions[slot]! + 1) >>> 0;
@@ -389,6 +468,7 @@ export class BehaviorProfiler {
     this.counts[slot] = 0;
     this.updated[slot] = anchor.lastUpdated;
     anchor.companions.set(companion, slot);
+    if (enforce && this.rows > this.maxRows) this.evictAnchors(anchor);
     // A row deleted earlier in this flush period and now back: its upsert replaces the deletion.
     if (this.pendingRowDeletes.size > 0) this.pendingRowDeletes.delete(anchor.key + SEP + companion);
     return slot;
@@ -410,6 +490,10 @@ export class BehaviorProfiler {
     this.slotCompanion[slot] = undefined;
     this.counts[slot] = 0;
     this.dirty.delete(slot);
+    if (this.unfolded[slot] === 1) {
+      this.unfolded[slot] = 0;
+      this.unfoldedCount--;
+    }
     this.freeSlots.push(slot);
     this.rows--;
   }
@@ -421,6 +505,9 @@ export class BehaviorProfiler {
     updated.set(this.updated);
     const versions = new Uint32Array(capacity);
     versions.set(this.versions);
+    const unfolded = new Uint8Array(capacity);
+    unfolded.set(this.unfolded);
+    this.unfolded = unfolded;
     this.counts = counts;
     this.updated = updated;
     this.versions = versions;
@@ -449,22 +536,20 @@ export class BehaviorProfiler {
   }
 
   /**
-   * Evicts the least recently updated anchors, a sixteenth of the cap at a time so the sort is
-   * amortised over many insertions. `keep` (the anchor being created) is never evicted.
+   * Evicts the least recently updated anchors until both the anchor cap and the row cap hold, with
+   * a sixteenth of each cap to spare so the sort is amortised over many insertions. `keep` (the
+   * anchor being updated) is never evicted.
    */
   private evictAnchors(keep?: AnchorState): void {
-    const excess = this.anchors.size - this.maxAnchors;
-    if (excess <= 0) return;
-    const target = Math.min(this.anchors.size - 1, excess + Math.max(0, Math.floor(this.maxAnchors / 16) - 1));
-    const times = new Float64Array(this.anchors.size);
-    let i = 0;
-    for (const a of this.anchors.values()) times[i++] = a === keep ? Infinity : a.lastUpdated;
-    const sorted = times.slice().sort();
-    const threshold = sorted[target - 1]!;
+    const anchorTarget = this.maxAnchors - Math.max(0, Math.floor(this.maxAnchors / 16) - 1);
+    const rowTarget = this.maxRows - Math.floor(this.maxRows / 16);
+    if (this.anchors.size <= this.maxAnchors && this.rows <= this.maxRows) return;
+    const candidates: AnchorState[] = [];
+    for (const a of this.anchors.values()) if (a !== keep) candidates.push(a);
+    candidates.sort((x, y) => x.lastUpdated - y.lastUpdated);
     let evicted = 0;
-    for (const a of this.anchors.values()) {
-      if (evicted >= target) break;
-      if (a === keep || a.lastUpdated > threshold) continue;
+    for (const a of candidates) {
+      if (this.anchors.size <= anchorTarget && this.rows <= rowTarget) break;
       for (const slot of a.companions.values()) this.freeSlot(slot);
       this.anchors.delete(a.key);
       this.pendingAnchorDeletes.add(a.key);
@@ -477,7 +562,7 @@ export class BehaviorProfiler {
     for (const anchor of this.anchors.values()) {
       while (anchor.companions.size > this.maxCompanionsPerAnchor) this.evictCompanion(anchor);
     }
-    if (this.anchors.size > this.maxAnchors) this.evictAnchors();
+    if (this.anchors.size > this.maxAnchors || this.rows > this.maxRows) this.evictAnchors();
   }
 
   /** True when an alert for this (anchor, companion) was raised within the window; records it otherwise. */

@@ -17,7 +17,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 export const silentLogger: Logger = () => {};
 
-export type StorageErrorCode = 'SCHEMA_TOO_NEW' | 'NOT_SENSOR_DB' | 'OPEN_FAILED' | 'MISSING' | 'DISK_FULL';
+export type StorageErrorCode = 'SCHEMA_TOO_NEW' | 'NOT_SENSOR_DB' | 'OPEN_FAILED' | 'MISSING' | 'DISK_FULL' | 'LOCKED';
 
 /** A storage failure a person can act on; `code` tells callers which exit code to use. */
 export class StorageError extends Error {
@@ -38,6 +38,8 @@ export interface OpenOptions {
   readonly?: boolean;
   /** Move a corrupt file aside and restore/start empty. Default: true unless readonly. */
   recover?: boolean;
+  /** Run PRAGMA quick_check before use. Default: true unless readonly (readers meet damage as errors). */
+  check?: boolean;
   /** Create the file when missing. Default: true unless readonly. */
   create?: boolean;
   /** Sensor id stored in meta when the database is created. Default: a random UUID. */
@@ -85,8 +87,8 @@ export function isCorruptionError(err: unknown): boolean {
   return code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB';
 }
 
-/** Looks at a database file without writing to it. */
-function inspect(file: string): Inspection {
+/** Looks at a database file without writing to it; `check` runs quick_check too. */
+function inspect(file: string, check = true): Inspection {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -105,8 +107,8 @@ function inspect(file: string): Inspection {
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
-    const check = quickCheck(db);
-    if (check !== 'ok') return { state: 'corrupt', reason: `quick_check failed: ${check}` };
+    const result = check ? quickCheck(db) : 'ok';
+    if (result !== 'ok') return { state: 'corrupt', reason: `quick_check failed: ${result}` };
     return { state: 'ok', version: schemaVersionOf(db), foreign: isForeignDb(db) };
   } catch (err) {
     if (isCorruptionError(err)) return { state: 'corrupt', reason: `${sqliteCode(err)}: ${(err as Error).message}` };
@@ -243,7 +245,7 @@ export function openSensorDb(file: string, options: OpenOptions = {}): SensorDb 
   const now = options.now ?? Date.now;
   const journalSizeLimit = options.journalSizeLimit ?? DEFAULT_JOURNAL_SIZE_LIMIT;
 
-  let inspection = inspect(file);
+  let inspection = inspect(file, options.check ?? !readonly);
   let recovery: RecoveryReport | null = null;
   if (inspection.state === 'missing' && !create) throw new StorageError('MISSING', `database ${file} does not exist`);
   if (inspection.state === 'corrupt') {

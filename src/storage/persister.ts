@@ -268,7 +268,11 @@ export class Persister {
     let compacted = 0;
     if (compactDue || (batch && this.compactDue(reason))) {
       try {
-        this.store.db.transaction(() => { compacted = this.profiles.compact(); })();
+        // Nothing is dirty here (the flush just committed, synchronously), so the profiler's view
+        // of the journaled rows is exactly the journal's net effect.
+        const fold = this.profiler.collectFold();
+        this.store.db.transaction(() => { compacted = this.profiles.fold(fold); })();
+        this.profiler.commitFold(fold);
       } catch (err) {
         this.profiles.invalidateCounts();
         compacted = 0;

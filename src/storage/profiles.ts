@@ -19,7 +19,8 @@ import type { BehaviorProfileEntry, DirtyBatch } from '../anomaly/profiler.js';
 
 /** What loading needs from a profiler (BehaviorProfiler implements it). */
 export interface ProfileSink {
-  loadRow(anchorKey: string, companion: string, count: number, totalSeen: number, lastUpdated: number): void;
+  /** `journaled`: the row came from the journal, so the base table does not hold this value yet. */
+  loadRow(anchorKey: string, companion: string, count: number, totalSeen: number, lastUpdated: number, journaled: boolean): void;
   unloadRow(anchorKey: string, companion: string): void;
   unloadAnchor(anchorKey: string): void;
   finishLoad(): void;
@@ -74,7 +75,7 @@ export class ProfileStore {
       .prepare('SELECT anchor_key, companion_key, count, total_seen, last_updated FROM behavior_profiles')
       .raw(true);
     for (const r of base.iterate() as IterableIterator<RawRow>) {
-      sink.loadRow(r[0], r[1], r[2], r[3], r[4]);
+      sink.loadRow(r[0], r[1], r[2], r[3], r[4], false);
       baseRows++;
     }
     let journalRows = 0;
@@ -82,7 +83,7 @@ export class ProfileStore {
       .prepare('SELECT seq, op, anchor_key, companion_key, count, total_seen, last_updated FROM profile_journal ORDER BY seq')
       .raw(true);
     for (const r of journal.iterate() as IterableIterator<RawJournalRow>) {
-      if (r[1] === OP_UPSERT) sink.loadRow(r[2], r[3], r[4], r[5], r[6]);
+      if (r[1] === OP_UPSERT) sink.loadRow(r[2], r[3], r[4], r[5], r[6], true);
       else if (r[1] === OP_DELETE_ROW) sink.unloadRow(r[2], r[3]);
       else sink.unloadAnchor(r[2]);
       journalRows++;
@@ -117,7 +118,24 @@ export class ProfileStore {
   }
 
   /**
-   * Folds the journal into the base, in journal order, and empties it. Call inside a transaction.
+   * Compaction from memory: writes into the base the current value of each row journaled since the
+   * last compaction (once per row, however many journal entries it has) and the deletions, then
+   * empties the journal. `batch` must describe exactly the journal's net effect (the profiler's
+   * `collectFold()` right after a committed flush). Call inside a transaction.
+   */
+  fold(batch: DirtyBatch): number {
+    for (const a of batch.deletedAnchors) this.deleteBaseAnchor.run(a);
+    for (const [a, c] of batch.deletedRows) this.deleteBaseRow.run(a, c);
+    for (const e of batch.upserts) this.upsertBase.run(e.anchor_key, e.companion_key, e.count, e.total_seen, e.last_updated);
+    const emptied = this.db.prepare('DELETE FROM profile_journal').run().changes;
+    this.baseRowCount = -1;
+    this.journalRowCount = 0;
+    return emptied;
+  }
+
+  /**
+   * Folds the journal into the base by replaying it, in journal order, and empties it — for
+   * callers without the profile in memory. Call inside a transaction.
    * Reads the journal in chunks because a statement cannot run while another iterates.
    */
   compact(chunk = 10_000): number {

@@ -40,9 +40,13 @@ export class WalMeter {
   constructor(private readonly db: Database.Database, dbPath: string, private readonly pageSize: number, private readonly sizeLimit: number) {
     this.walPath = `${dbPath}-wal`;
     this.lastHeader = this.readHeader();
-    const row = this.checkpoint('PASSIVE');
-    this.lastLog = row.log;
-    this.lastCheckpointed = row.checkpointed;
+    try {
+      const row = this.checkpoint('PASSIVE');
+      this.lastLog = row.log;
+      this.lastCheckpointed = row.checkpointed;
+    } catch {
+      // e.g. a full disk: measured from zero; the next checkpoint after a flush tries again
+    }
   }
 
   /** Checksum-relevant part of the WAL header: checkpoint sequence and salts (bytes 12..23). */

@@ -184,3 +184,14 @@ describe('dirty tracking', () => {
     expect(p.totalOf(KEY)).toBe(9);
   });
 });
+
+test('the total row cap evicts whole least-recently-updated anchors', () => {
+  const p = new BehaviorProfiler({ maxRows: 100, maxCompanionsPerAnchor: 10 });
+  for (let a = 0; a < 50; a++) for (let c = 0; c < 10; c++) p.observe(`ja4>ja4t:a${a}`, `c${c}`, a * 10 + c);
+  expect(p.rowCount).toBeLessThanOrEqual(100);
+  expect(p.totalOf('ja4>ja4t:a49')).toBe(10); // the newest survives
+  expect(p.totalOf('ja4>ja4t:a0')).toBe(0);
+  const batch = p.collectDirty();
+  expect(batch.deletedAnchors).toContain('ja4>ja4t:a0');
+  expect(batch.upserts.length).toBe(p.rowCount);
+});
