@@ -61,6 +61,11 @@ export class TlsSession {
     this.records[fromClient ? CLIENT : SERVER].push(data, off, len);
   }
 
+  /** Handshake-layer bytes from a transport without TLS records (QUIC CRYPTO frames), in order. */
+  pushHandshake(fromClient: boolean, data: Buffer, off: number, len: number): void {
+    this.handshakes[fromClient ? CLIENT : SERVER].push(data, off, len);
+  }
+
   get tls13Negotiated(): boolean {
     return this.version === 0x0304;
   }
