@@ -1,0 +1,4 @@
+/** Every fingerprint family the engine can run; the config's method list decides which do. */
+import type { AnalyzerFactory } from './analyzer.js';
+
+export const ANALYZER_FACTORIES: readonly AnalyzerFactory[] = [];
