@@ -120,6 +120,13 @@ export class RecordReader {
     if (off < end) this.carry.append(data, off, end - off, MAX_RECORD + 5);
   }
 
+  /** After lost bytes: search for the first record again (`resync`), or stop. */
+  restart(resync: boolean): void {
+    this.carry.len = 0;
+    if (!resync || this.syncHandshakeType < 0) { this.dead = true; return; }
+    this.synced = false;
+  }
+
   private emit(buf: Buffer, off: number): void {
     this.sink.record(buf[off], buf.readUInt16BE(off + 1), buf, off + 5, buf.readUInt16BE(off + 3));
   }

@@ -61,6 +61,23 @@ export class TlsSession {
     this.records[fromClient ? CLIENT : SERVER].push(data, off, len);
   }
 
+  /**
+   * Bytes were lost before the next ones. A direction whose hello is still to come searches for it
+   * again; one past its hello cannot re-find record boundaries, so it stops.
+   */
+  gap(fromClient: boolean): void {
+    const d = fromClient ? CLIENT : SERVER;
+    const seen = fromClient ? this.clientHello !== null : this.serverHello !== null;
+    this.records[d].restart(!seen);
+    this.handshakes[d].reset();
+  }
+
+  /** Gives up on the connection (used after an unexpected error). */
+  abandon(): void {
+    this.records[0].dead = true;
+    this.records[1].dead = true;
+  }
+
   /** Handshake-layer bytes from a transport without TLS records (QUIC CRYPTO frames), in order. */
   pushHandshake(fromClient: boolean, data: Buffer, off: number, len: number): void {
     this.handshakes[fromClient ? CLIENT : SERVER].push(data, off, len);
