@@ -49,3 +49,21 @@ export function longPacket(opts: {
 function varint2(v: number): Buffer {
   return Buffer.of(0x40 | (v >> 8), v & 0xff);
 }
+
+/** A protected 1-RTT (short header) packet. */
+export function shortPacket(keys: PacketKeys, dcid: Buffer, pn: number, frames: Buffer): Buffer {
+  const payload = frames.length < 20 ? Buffer.concat([frames, Buffer.alloc(20 - frames.length)]) : frames;
+  const header = Buffer.concat([Buffer.of(0x40 | 1), dcid, Buffer.of((pn >> 8) & 0xff, pn & 0xff)]);
+  const nonce = Buffer.from(keys.iv);
+  nonce[11] ^= pn & 0xff;
+  nonce[10] ^= (pn >> 8) & 0xff;
+  const c = createCipheriv(keys.aead as 'aes-128-gcm', keys.key, nonce, { authTagLength: 16 });
+  c.setAAD(header);
+  const packet = Buffer.concat([header, c.update(payload), c.final(), c.getAuthTag()]);
+  const pnOffset = 1 + dcid.length;
+  const mask = headerMask(keys, packet.subarray(pnOffset + 4, pnOffset + 20));
+  packet[0] ^= mask[0] & 0x1f;
+  packet[pnOffset] ^= mask[1];
+  packet[pnOffset + 1] ^= mask[2];
+  return packet;
+}
