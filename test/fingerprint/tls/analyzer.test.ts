@@ -132,6 +132,22 @@ describe('TLS over TCP analyzer', () => {
     expect(seen).toHaveLength(0);
   });
 
+  test('HelloRetryRequest: JA4S from the first ServerHello; the compat CCS does not hide the real ServerHello', () => {
+    const hrrRandom = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
+    const c = new TcpConversation();
+    c.send(true, helloRecord);
+    c.send(false, Buffer.concat([
+      record(22, handshake(2, serverHelloBody({ random: hrrRandom, cipher: 0x1302, extensions: [ext(0x002b, u16(0x0304)), ext(0x0033, u16(0x001d))] }))),
+      record(20, Buffer.of(1)),
+    ]));
+    c.send(true, Buffer.concat([record(20, Buffer.of(1)), record(22, handshake(1, hello))]));
+    c.send(false, record(22, handshake(2, serverHelloBody({ cipher: 0x1302, extensions: [ext(0x002b, u16(0x0304)), ext(0x0033, Buffer.alloc(36))] }))));
+    const recs = run(analyzers, c.frames);
+    expect(values(recs, 'ja4')).toEqual([expectedJa4]);
+    expect(values(recs, 'ja4s')).toHaveLength(1);
+    expect(values(recs, 'ja4s')[0]).toMatch(/^t130200_1302_/);
+  });
+
   test('ja4 of the builder hello is the reference example', () => {
     expect(ja4(parseClientHello(hello, 0, hello.length)!).ja4).toBe(expectedJa4);
     expect(supportedVersionsExt(0x0304).length).toBe(7);
