@@ -54,6 +54,8 @@ export class Decoder {
     pkt.ipVersion = 0;
     pkt.proto = 0;
     pkt.payloadLen = 0;
+    pkt.firstIpv4Ttl = -1;
+    pkt.firstIpv6HopLimit = -1;
     switch (linkType) {
       case LINKTYPE_ETHERNET:
         return this.ethernet(buf, 0, buf.length, pkt, tsUs, 0);
@@ -148,6 +150,7 @@ export class Decoder {
     const vihl = buf[off];
     if (vihl >> 4 !== 4) return this.bad();
     const headerLen = (vihl & 0x0f) * 4;
+    if (pkt.firstIpv4Ttl < 0) pkt.firstIpv4Ttl = buf[off + 8];
     let totalLen = buf.readUInt16BE(off + 2);
     // Total length 0: a segmentation-offloaded packet captured on the sending host; trust the capture.
     if (totalLen === 0) totalLen = end - off;
@@ -182,6 +185,7 @@ export class Decoder {
   private ipv6(buf: Buffer, off: number, end: number, pkt: Packet, tsUs: number, depth: number): boolean {
     if (end - off < 40) return this.bad();
     if (buf[off] >> 4 !== 6) return this.bad();
+    if (pkt.firstIpv6HopLimit < 0) pkt.firstIpv6HopLimit = buf[off + 7];
     const payloadLen = buf.readUInt16BE(off + 4);
     let ipEnd = off + 40 + payloadLen;
     // Payload length 0 means a jumbogram; take what was captured.

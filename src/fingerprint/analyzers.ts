@@ -1,4 +1,7 @@
 /** Every fingerprint family the engine can run; the config's method list decides which do. */
 import type { AnalyzerFactory } from './analyzer.js';
+import { createTcpHandshakeAnalyzer } from './tcp-analyzer.js';
 
-export const ANALYZER_FACTORIES: readonly AnalyzerFactory[] = [];
+export const ANALYZER_FACTORIES: readonly AnalyzerFactory[] = [
+  createTcpHandshakeAnalyzer,
+];
