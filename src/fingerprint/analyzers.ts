@@ -1,9 +1,11 @@
 /** Every fingerprint family the engine can run; the config's method list decides which do. */
 import type { AnalyzerFactory } from './analyzer.js';
 import { createDhcpAnalyzer } from './dhcp/analyzer.js';
+import { createHttpAnalyzer } from './http/analyzer.js';
 import { createTcpHandshakeAnalyzer } from './tcp-analyzer.js';
 
 export const ANALYZER_FACTORIES: readonly AnalyzerFactory[] = [
   createTcpHandshakeAnalyzer,
   createDhcpAnalyzer,
+  createHttpAnalyzer,
 ];
