@@ -2,10 +2,12 @@
 import type { AnalyzerFactory } from './analyzer.js';
 import { createDhcpAnalyzer } from './dhcp/analyzer.js';
 import { createHttpAnalyzer } from './http/analyzer.js';
+import { createSshAnalyzer } from './ssh/analyzer.js';
 import { createTcpHandshakeAnalyzer } from './tcp-analyzer.js';
 
 export const ANALYZER_FACTORIES: readonly AnalyzerFactory[] = [
   createTcpHandshakeAnalyzer,
   createDhcpAnalyzer,
   createHttpAnalyzer,
+  createSshAnalyzer,
 ];
