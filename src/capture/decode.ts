@@ -27,6 +27,8 @@ const IPPROTO_IPV6 = 41;
 const IPPROTO_GRE = 47;
 
 const PORT_VXLAN = 4789;
+/** VXLAN-GPE (RFC 9015 draft): like VXLAN, with a next-protocol byte. */
+const PORT_VXLAN_GPE = 4790;
 const PORT_GENEVE = 6081;
 
 /** Tunnels inside tunnels beyond this depth are not followed (hostile nesting). */
@@ -306,6 +308,15 @@ export class Decoder {
       let udpEnd = off + udpLen;
       if (udpLen < 8 || udpEnd > end) udpEnd = end;
       if (this.decapsulateUdpTunnels && depth < MAX_DEPTH) {
+        if (dstPort === PORT_VXLAN_GPE && udpEnd - off >= 16 && (buf[off + 8] & 0x08) !== 0) {
+          // Next protocol: 1 IPv4, 2 IPv6, 3 Ethernet (without the P flag it is Ethernet).
+          const next = (buf[off + 8] & 0x04) !== 0 ? buf[off + 11] : 3;
+          const p = off + 16;
+          if (next === 1 || next === 2 || next === 3) this.stats.tunnels++;
+          if (next === 3) return this.ethernet(buf, p, udpEnd, pkt, tsUs, depth + 1);
+          if (next === 1) return this.ipv4(buf, p, udpEnd, pkt, tsUs, depth + 1);
+          if (next === 2) return this.ipv6(buf, p, udpEnd, pkt, tsUs, depth + 1);
+        }
         if (dstPort === PORT_VXLAN && udpEnd - off >= 16 && (buf[off + 8] & 0x08) !== 0) {
           this.stats.tunnels++;
           return this.ethernet(buf, off + 16, udpEnd, pkt, tsUs, depth + 1);
