@@ -193,8 +193,10 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Http1
   if (lineEnd < 0 || lineEnd >= end) return null;
   const sp1 = buf.indexOf(SP, start);
   if (sp1 < 0 || sp1 >= lineEnd) return null;
-  const sp2 = buf.lastIndexOf(SP, lineEnd);
-  if (sp2 <= sp1) return null;
+  // Method, target and version are the first two space-separated tokens and the rest of the line,
+  // as Wireshark splits them: a target with a space in it leaves a version that is not HTTP/x.y.
+  const sp2 = buf.indexOf(SP, sp1 + 1);
+  if (sp2 < 0 || sp2 >= lineEnd) return null;
   const method = asciiString(buf, start, sp1);
   const version = asciiString(buf, sp2 + 1, trimCr(buf, sp2 + 1, lineEnd));
   if (!version.startsWith('HTTP/')) return null;
