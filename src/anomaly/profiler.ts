@@ -110,12 +110,81 @@ export interface DirtyBatch {
   readonly versions: Uint32Array;
 }
 
+/**
+ * companion value → slot, for one anchor. Most anchors have a handful of companions, and a Map
+ * costs about 500 bytes even for ten entries; an exactly sized array of [companion, slot, ...]
+ * pairs costs a third of that. Past SMALL_LIMIT companions a Map takes over, so lookups stay O(1).
+ */
+const SMALL_LIMIT = 16;
+
+class CompanionIndex {
+  private list: (string | number)[] = [];
+  private map: Map<string, number> | null = null;
+
+  get size(): number {
+    return this.map !== null ? this.map.size : this.list.length >> 1;
+  }
+
+  get(companion: string): number | undefined {
+    if (this.map !== null) return this.map.get(companion);
+    const list = this.list;
+    for (let i = 0; i < list.length; i += 2) if (list[i] === companion) return list[i + 1] as number;
+    return undefined;
+  }
+
+  /** Adds a companion that is not present. */
+  set(companion: string, slot: number): void {
+    if (this.map !== null) {
+      this.map.set(companion, slot);
+    } else if (this.list.length >> 1 < SMALL_LIMIT) {
+      // A new, exactly sized array: push() would leave growth slack on every anchor.
+      const old = this.list;
+      const next: (string | number)[] = new Array(old.length + 2);
+      for (let i = 0; i < old.length; i++) next[i] = old[i]!;
+      next[old.length] = companion;
+      next[old.length + 1] = slot;
+      this.list = next;
+    } else {
+      this.map = new Map();
+      for (let i = 0; i < this.list.length; i += 2) this.map.set(this.list[i] as string, this.list[i + 1] as number);
+      this.map.set(companion, slot);
+      this.list = [];
+    }
+  }
+
+  delete(companion: string): void {
+    if (this.map !== null) {
+      this.map.delete(companion);
+      return;
+    }
+    const list = this.list;
+    for (let i = 0; i < list.length; i += 2) {
+      if (list[i] !== companion) continue;
+      list[i] = list[list.length - 2]!;
+      list[i + 1] = list[list.length - 1]!;
+      list.length -= 2;
+      return;
+    }
+  }
+
+  *[Symbol.iterator](): IterableIterator<[string, number]> {
+    if (this.map !== null) {
+      yield* this.map;
+      return;
+    }
+    for (let i = 0; i < this.list.length; i += 2) yield [this.list[i] as string, this.list[i + 1] as number];
+  }
+
+  *values(): IterableIterator<number> {
+    for (const [, slot] of this) yield slot;
+  }
+}
+
 interface AnchorState {
   key: string;
   total: number;
   lastUpdated: number;
-  /** companion value → slot */
-  companions: Map<string, number>;
+  companions: CompanionIndex;
 }
 
 const SEP = '\u0000';
@@ -454,7 +523,7 @@ export class BehaviorProfiler {
   }
 
   private createAnchor(key: string, nowMs: number, enforce = true): AnchorState {
-    const anchor: AnchorState = { key, total: 0, lastUpdated: nowMs, companions: new Map() };
+    const anchor: AnchorState = { key, total: 0, lastUpdated: nowMs, companions: new CompanionIndex() };
     this.anchors.set(key, anchor);
     if (enforce && this.anchors.size > this.maxAnchors) this.evictAnchors(anchor);
     return anchor;

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AlertRecord } from '../anomaly/alert.js';
-import { SEVERITY_RANK, type BehaviorProfiler } from '../anomaly/profiler.js';
+import { SEVERITY_RANK, type BehaviorProfiler, type DirtyBatch } from '../anomaly/profiler.js';
 import type { Logger, SensorDb } from './db.js';
 import { silentLogger } from './db.js';
 import { AlertStore } from './alerts.js';
@@ -40,6 +40,12 @@ export interface PersisterOptions {
   compactRatio?: number;
   /** ...and at least this many rows. Default 20,000. */
   compactMinRows?: number;
+  /**
+   * A flush whose changed rows reach this fraction of the base table writes them straight into the
+   * base (folding the journal in the same transaction): with that many rows changed, nearly every
+   * base page is rewritten anyway, and journaling them first would only add a second copy. Default 0.25.
+   */
+  directFraction?: number;
   /** Fold the journal into the base at stop(). Default true. */
   compactOnStop?: boolean;
   /** Snapshot every this often (when profiles changed since the last one). 0 disables. Default 24 h. */
@@ -63,6 +69,8 @@ export interface FlushReport {
   at: number;
   /** Nothing was due, so nothing was written (not even a checkpoint). */
   idle: boolean;
+  /** 'journal': changed rows appended to the journal; 'direct': written into the base table. */
+  mode: 'journal' | 'direct';
   /** Profile rows written (upserts) and deletions (evicted rows/anchors). */
   rows: number;
   deletes: number;
@@ -130,6 +138,26 @@ export function describeWriteError(err: unknown, dbPath: string): string {
   return `cannot write ${dbPath}${code ? ` (${code})` : ''}: ${msg}`;
 }
 
+/** A fold batch extended with a dirty batch (rows in both are written once). */
+function withBatch(fold: DirtyBatch, batch: DirtyBatch): DirtyBatch {
+  const seen = new Set<number>(fold.slots);
+  const upserts = fold.upserts.slice();
+  const slots: number[] = Array.from(fold.slots);
+  for (let i = 0; i < batch.upserts.length; i++) {
+    const slot = batch.slots[i]!;
+    if (seen.has(slot)) continue;
+    upserts.push(batch.upserts[i]!);
+    slots.push(slot);
+  }
+  return {
+    deletedAnchors: [...new Set([...fold.deletedAnchors, ...batch.deletedAnchors])],
+    deletedRows: [...fold.deletedRows, ...batch.deletedRows],
+    upserts,
+    slots: Int32Array.from(slots),
+    versions: new Uint32Array(slots.length),
+  };
+}
+
 export class Persister {
   readonly profiles: ProfileStore;
   readonly alertStore: AlertStore;
@@ -184,6 +212,7 @@ export class Persister {
       compactRatio: options.compactRatio ?? 1,
       compactMinRows: options.compactMinRows ?? 20_000,
       compactOnStop: options.compactOnStop ?? true,
+      directFraction: options.directFraction ?? 0.25,
       snapshotIntervalMs: options.snapshotIntervalMs ?? DAY_MS,
       snapshotKeep: options.snapshotKeep ?? 3,
       statusFile: options.statusFile,
@@ -250,9 +279,14 @@ export class Persister {
 
     const io0 = readProcIo();
     let prunedAlerts = 0;
+    const direct = batch !== null && batch.upserts.length > 0 &&
+      batch.upserts.length >= this.opts.directFraction * this.profiles.counts.base;
+    const fold = direct ? withBatch(this.profiler.collectFold(), batch) : null;
+    let folded = 0;
     try {
       this.store.db.transaction(() => {
-        if (batch) this.profiles.appendBatch(batch);
+        if (fold) folded = this.profiles.fold(fold);
+        else if (batch) this.profiles.appendBatch(batch);
         this.alertStore.insertAll(alerts);
         if (prune) prunedAlerts = this.alertStore.prune(this.retention, at);
       })();
@@ -261,12 +295,13 @@ export class Persister {
       return this.finish(this.failure(reason, at, t0, err));
     }
     if (batch) this.profiler.commitDirty(batch);
+    if (fold) this.profiler.commitFold(fold);
     this.pendingAlerts.splice(0, alerts.length);
     this.changesSinceSnapshot += changes;
     this.lastPruneCheck = prune ? at : this.lastPruneCheck;
 
-    let compacted = 0;
-    if (compactDue || (batch && this.compactDue(reason))) {
+    let compacted = folded;
+    if (!direct && (compactDue || (batch && this.compactDue(reason)))) {
       try {
         // Nothing is dirty here (the flush just committed, synchronously), so the profiler's view
         // of the journaled rows is exactly the journal's net effect.
@@ -298,6 +333,7 @@ export class Persister {
       reason,
       at,
       idle: false,
+      mode: direct ? 'direct' : 'journal',
       rows: batch ? batch.upserts.length : 0,
       deletes: batch ? batch.deletedAnchors.length + batch.deletedRows.length : 0,
       alerts: alerts.length,
@@ -461,7 +497,7 @@ export class Persister {
 
   private emptyReport(reason: FlushReason, at: number, t0: number): FlushReport {
     return {
-      ok: true, reason, at, idle: true, rows: 0, deletes: 0, alerts: 0, prunedAlerts: 0, compacted: 0,
+      ok: true, reason, at, idle: true, mode: 'journal', rows: 0, deletes: 0, alerts: 0, prunedAlerts: 0, compacted: 0,
       walFrames: 0, checkpointedPages: 0, pages: 0, bytes: 0, procWriteBytes: 0,
       durationMs: performance.now() - t0, walFileBytes: this.meter.walFileBytes(),
       day: this.day, dayBytes: this.dayBytes, dayProcWriteBytes: this.dayProcWriteBytes, intervalMs: this.intervalMs,
