@@ -57,6 +57,19 @@ function makeKeys(anchors, perAnchor, seed) {
   }
   return rows;
 }
+/** Zipf(s) over n ranks by inverse CDF; rank k is row k of the key list, whose key order is random. */
+function zipf(n, s, r) {
+  const cdf = new Float64Array(n);
+  let acc = 0;
+  for (let k = 0; k < n; k++) { acc += 1 / Math.pow(k + 1, s); cdf[k] = acc; }
+  return () => {
+    const u = r() * acc;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (cdf[mid] < u) lo = mid + 1; else hi = mid; }
+    return lo;
+  };
+}
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 const kb = (b) => `${(b / 1024).toFixed(1)} KiB`;
@@ -232,12 +245,11 @@ console.log(`\n   goals: <= 3% of baseline bytes at 1% dirty: flush ${pct(one.fl
   console.log('\n3. Projected daily write volume, 30 s flush (2,880 flushes a day), 100k-row table');
   const rows = [];
   for (const rate of [100, 10_000]) {
-    for (const dist of ['skewed (hot few)', 'uniform (worst case)']) {
+    for (const dist of ['Zipf s=1 (hot few)', 'uniform (worst case)']) {
       const s = setup(`proj-${rate}-${dist.slice(0, 4)}`);
       const r = rng(rate);
       const perFlush = rate * 30;
-      // Skewed: row index N*u^6, so a few rows are hot and most are cold (half the updates hit 1.6% of rows).
-      const pick = dist.startsWith('skewed') ? () => Math.floor(N * Math.pow(r(), 6)) : () => Math.floor(r() * N);
+      const pick = dist.startsWith('Zipf') ? zipf(N, 1, r) : () => Math.floor(r() * N);
       const flushes = rate === 100 ? 60 : 12;
       let bytes = 0;
       let distinct = 0;

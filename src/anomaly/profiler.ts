@@ -188,6 +188,7 @@ interface AnchorState {
 }
 
 const SEP = '\u0000';
+const MAX_INTERNED = 262_144;
 
 export class BehaviorProfiler {
   readonly pairs: readonly ProfilePair[];
@@ -219,6 +220,7 @@ export class BehaviorProfiler {
   private nextSlot = 0;
 
   private readonly dirty = new Set<number>();
+  private readonly interned = new Map<string, string>();
   private readonly pendingAnchorDeletes = new Set<string>();
   /** anchor_key + NUL + companion_key */
   private readonly pendingRowDeletes = new Set<string>();
@@ -532,6 +534,7 @@ export class BehaviorProfiler {
   private createRow(anchor: AnchorState, companion: string, enforce = true): number {
     if (enforce && anchor.companions.size >= this.maxCompanionsPerAnchor) this.evictCompanion(anchor);
     const slot = this.allocSlot();
+    companion = this.intern(companion);
     this.slotAnchor[slot] = anchor;
     this.slotCompanion[slot] = companion;
     this.counts[slot] = 0;
@@ -541,6 +544,19 @@ export class BehaviorProfiler {
     // A row deleted earlier in this flush period and now back: its upsert replaces the deletion.
     if (this.pendingRowDeletes.size > 0) this.pendingRowDeletes.delete(anchor.key + SEP + companion);
     return slot;
+  }
+
+  /**
+   * One string per distinct companion value: the same ja4t or ja4 is the companion of many anchors,
+   * and a million rows would otherwise hold a million copies. The table is bounded; when full it
+   * starts over (rows keep their strings, later ones share again).
+   */
+  private intern(value: string): string {
+    const known = this.interned.get(value);
+    if (known !== undefined) return known;
+    if (this.interned.size >= MAX_INTERNED) this.interned.clear();
+    this.interned.set(value, value);
+    return value;
   }
 
   private allocSlot(): number {

@@ -26,6 +26,8 @@ export interface ProfileSink {
   finishLoad(): void;
 }
 
+const LOAD_CHUNK = 500;
+
 export const OP_UPSERT = 0;
 export const OP_DELETE_ROW = 1;
 export const OP_DELETE_ANCHOR = 2;
@@ -71,12 +73,25 @@ export class ProfileStore {
   load(sink: ProfileSink): LoadReport {
     const t0 = performance.now();
     let baseRows = 0;
-    const base = this.db
-      .prepare('SELECT anchor_key, companion_key, count, total_seen, last_updated FROM behavior_profiles')
+    // Chunks in key order (keyset pagination on the primary key): all() on a chunk is about twice
+    // as fast as stepping an iterator row by row, and a chunk's garbage stays small.
+    const first = this.db
+      .prepare(`SELECT anchor_key, companion_key, count, total_seen, last_updated FROM behavior_profiles
+                ORDER BY anchor_key, companion_key LIMIT ${LOAD_CHUNK}`)
       .raw(true);
-    for (const r of base.iterate() as IterableIterator<RawRow>) {
-      sink.loadRow(r[0], r[1], r[2], r[3], r[4], false);
-      baseRows++;
+    const next = this.db
+      .prepare(`SELECT anchor_key, companion_key, count, total_seen, last_updated FROM behavior_profiles
+                WHERE (anchor_key, companion_key) > (?, ?) ORDER BY anchor_key, companion_key LIMIT ${LOAD_CHUNK}`)
+      .raw(true);
+    for (let rows = first.all() as RawRow[]; rows.length > 0;) {
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!;
+        sink.loadRow(r[0], r[1], r[2], r[3], r[4], false);
+      }
+      baseRows += rows.length;
+      if (rows.length < LOAD_CHUNK) break;
+      const last = rows[rows.length - 1]!;
+      rows = next.all(last[0], last[1]) as RawRow[];
     }
     let journalRows = 0;
     const journal = this.db
