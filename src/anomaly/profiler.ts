@@ -406,6 +406,12 @@ export class BehaviorProfiler {
     this.anchors.delete(anchorKey);
   }
 
+  /** Makes room for `rows` rows up front (start-up load), so the slot arrays are not regrown and copied. */
+  reserve(rows: number): void {
+    const want = Math.min(Math.max(rows, 0), this.maxRows) + 1024;
+    if (want > this.capacity) this.grow(want);
+  }
+
   /** After a load: evicts down to the caps (the evicted rows are deleted at the next flush). */
   finishLoad(): void {
     this.enforceCaps();

@@ -24,6 +24,8 @@ export interface ProfileSink {
   unloadRow(anchorKey: string, companion: string): void;
   unloadAnchor(anchorKey: string): void;
   finishLoad(): void;
+  /** Optional: room for this many rows is about to be needed. */
+  reserve?(rows: number): void;
 }
 
 const LOAD_CHUNK = 500;
@@ -73,6 +75,10 @@ export class ProfileStore {
   load(sink: ProfileSink): LoadReport {
     const t0 = performance.now();
     let baseRows = 0;
+    if (sink.reserve) {
+      const n = this.db.prepare('SELECT (SELECT COUNT(*) FROM behavior_profiles) + (SELECT COUNT(*) FROM profile_journal) AS n').get() as { n: number };
+      sink.reserve(n.n);
+    }
     // Chunks in key order (keyset pagination on the primary key): all() on a chunk is about twice
     // as fast as stepping an iterator row by row, and a chunk's garbage stays small.
     const first = this.db
