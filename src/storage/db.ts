@@ -17,7 +17,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 export const silentLogger: Logger = () => {};
 
-export type StorageErrorCode = 'SCHEMA_TOO_NEW' | 'NOT_SENSOR_DB' | 'OPEN_FAILED' | 'MISSING' | 'DISK_FULL' | 'LOCKED';
+export type StorageErrorCode = 'SCHEMA_TOO_NEW' | 'NOT_SENSOR_DB' | 'OPEN_FAILED' | 'MISSING' | 'DISK_FULL' | 'LOCKED' | 'SAME_FILE';
 
 /** A storage failure a person can act on; `code` tells callers which exit code to use. */
 export class StorageError extends Error {
@@ -249,7 +249,10 @@ export function openSensorDb(file: string, options: OpenOptions = {}): SensorDb 
   let recovery: RecoveryReport | null = null;
   if (inspection.state === 'missing' && !create) throw new StorageError('MISSING', `database ${file} does not exist`);
   if (inspection.state === 'corrupt') {
-    if (!recover) throw new StorageError('OPEN_FAILED', `database ${file} is unusable: ${inspection.reason}`);
+    if (!recover) {
+      throw new StorageError(inspection.reason === 'not a SQLite database' ? 'NOT_SENSOR_DB' : 'OPEN_FAILED',
+        `database ${file} is unusable: ${inspection.reason}`);
+    }
     recovery = recoverIfCorrupt(file, inspection, log, now());
     inspection = inspect(file);
     if (inspection.state === 'corrupt') {
