@@ -1,5 +1,5 @@
 import { QUIC_HANDSHAKE, QUIC_INITIAL, QUIC_RETRY, QuicLatency, TcpLatency, quicLongPacketType } from '../../src/fingerprint/ja4l.js';
-import { ACK, PSH, runPackets, SYN, tcpPacket, udpPacket } from './helpers/packets.js';
+import { ACK, PSH, runPackets, SYN, tcpPacket, udpPacket } from './helpers/netbuild.js';
 
 describe('TCP handshake latency', () => {
   test('(B-A)/2 and (C-B)/2 in whole microseconds, with each side\'s TTL', () => {

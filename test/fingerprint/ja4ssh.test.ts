@@ -1,5 +1,5 @@
 import { Ja4sshWindow } from '../../src/fingerprint/ja4ssh.js';
-import { FIN, ACK, runPackets, TcpConversation } from './helpers/packets.js';
+import { FIN, ACK, runPackets, TcpConversation } from './helpers/netbuild.js';
 import { kexinitPayload, OPENSSH_LISTS, sshPacket } from './helpers/sshbuild.js';
 
 describe('JA4SSH window', () => {

@@ -1,5 +1,5 @@
 import { formatJa4t, formatJa4ts, parseTcpOptions } from '../../src/fingerprint/ja4t.js';
-import { ACK, runPackets, SYN, tcpPacket } from './helpers/packets.js';
+import { ACK, runPackets, SYN, tcpPacket } from './helpers/netbuild.js';
 
 const opts = (hex: string): Buffer => Buffer.from(hex, 'hex');
 

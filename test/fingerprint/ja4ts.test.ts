@@ -1,6 +1,6 @@
 import { parseTcpOptions } from '../../src/fingerprint/ja4t.js';
 import { Ja4tsState } from '../../src/fingerprint/ja4ts.js';
-import { ACK, RST, runPackets, SYN, tcpPacket } from './helpers/packets.js';
+import { ACK, RST, runPackets, SYN, tcpPacket } from './helpers/netbuild.js';
 
 const synAckOpts = Buffer.from('020405b4' + '0402' + '080a0000000100000000' + '01' + '030307', 'hex');
 const info = parseTcpOptions(64240, synAckOpts, 0, synAckOpts.length);

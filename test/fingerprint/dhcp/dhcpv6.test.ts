@@ -1,5 +1,5 @@
 import { ja4dV6 } from '../../../src/fingerprint/dhcp/dhcpv6.js';
-import { runPackets, udpPacket } from '../helpers/packets.js';
+import { runPackets, udpPacket } from '../helpers/netbuild.js';
 
 function opt(code: number, data: Buffer): Buffer {
   const h = Buffer.alloc(4);

@@ -1,7 +1,7 @@
 import { H2_PREFACE } from '../../../src/fingerprint/http/http1.js';
 import { hash12 } from '../../../src/fingerprint/ja4h.js';
 import { frame, literal } from '../helpers/h2build.js';
-import { runPackets, TcpConversation } from '../helpers/packets.js';
+import { runPackets, TcpConversation } from '../helpers/netbuild.js';
 
 describe('HTTP analyzer through the engine', () => {
   test('two requests on a kept-alive cleartext connection, the first split over segments', () => {
