@@ -64,6 +64,8 @@ export class FingerprintEngine {
   private streamMaskAll = 0;
   private readonly pkt = new Packet();
   private readonly streamLimits: StreamLimits;
+  /** Capture time of the packet being handled (or the last one), microseconds. */
+  lastTsUs = 0;
 
   constructor(private readonly onRecord: RecordHandler, config: EngineConfig = {}) {
     this.options = {
@@ -103,6 +105,7 @@ export class FingerprintEngine {
     const pkt = this.pkt;
     pkt.frame = frame.frame;
     pkt.tsUs = frame.tsUs;
+    this.lastTsUs = frame.tsUs;
     if (!this.decoder.decode(frame.linkType, frame.data, pkt, frame.tsUs)) return;
     if (pkt.proto !== PROTO_TCP && pkt.proto !== PROTO_UDP) return;
     this.stats.decoded++;
