@@ -16,7 +16,7 @@ export const CT_APPLICATION_DATA = 23;
 /** Largest record body (2^14 + 2048, TLS 1.2 ciphertext limit). */
 export const MAX_RECORD = 16384 + 2048;
 /** Largest handshake message we reassemble (certificate chains are the big ones). */
-export const MAX_HANDSHAKE = 256 * 1024;
+export const MAX_HANDSHAKE = 64 * 1024;
 /** How many leading bytes we search for the first TLS record (SOCKS, HTTP CONNECT, STARTTLS preambles). */
 export const MAX_SYNC_SCAN = 16 * 1024;
 
