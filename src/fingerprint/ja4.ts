@@ -4,7 +4,7 @@
  * extensions without SNI/ALPN "_" signature algorithms in wire order)}`. GREASE is ignored in
  * ciphers, extensions and supported_versions (not in signature algorithms, as the reference does).
  */
-import { hash12, hex4 } from './tls/hash.js';
+import { hash12, hex4 } from './hash.js';
 import { isGrease } from './tls/grease.js';
 import {
   EXT_ALPN, EXT_QUIC_TRANSPORT_PARAMETERS, EXT_SERVER_NAME, EXT_SUPPORTED_VERSIONS,

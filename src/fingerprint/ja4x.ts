@@ -7,7 +7,7 @@
  * structure or lengths are wrong yields null. It reads only what the fingerprint needs, which keeps
  * it in the tens of microseconds per certificate on the sensor's per-connection path.
  */
-import { hash12 } from './tls/hash.js';
+import { hash12 } from './hash.js';
 import { derString, readTlv, TAG_BOOLEAN, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, TAG_SET, type Tlv } from './tls/der.js';
 
 export interface Ja4xResult {

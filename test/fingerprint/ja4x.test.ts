@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { ja4x, oidHex } from '../../src/fingerprint/ja4x.js';
-import { hash12 } from '../../src/fingerprint/tls/hash.js';
+import { hash12 } from '../../src/fingerprint/hash.js';
 import { readTlv } from '../../src/fingerprint/tls/der.js';
 
 const h12 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
