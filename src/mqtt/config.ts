@@ -128,6 +128,10 @@ let validator: ((data: unknown) => boolean) & { errors?: unknown } | undefined;
 
 /** Checks a raw `mqtt` section against the schema; throws MqttConfigError with ajv's first complaint. */
 export function validateMqttSection(section: unknown): asserts section is MqttConfigSection {
+  const url = (section as MqttConfigSection | null)?.url;
+  if (typeof url === 'string' && url !== '' && !/^(mqtts?|wss?):\/\/\S+$/.test(url)) {
+    throw new MqttConfigError(`config mqtt.url: '${url}' must be mqtt://, mqtts://, ws:// or wss:// followed by host[:port]`);
+  }
   if (!validator) validator = new Ajv({ allErrors: false }).compile(mqttConfigSchema);
   if (!validator(section)) {
     const errs = validator.errors as { instancePath: string; message?: string }[] | undefined;

@@ -402,7 +402,7 @@ function readConfigFile(key: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new MqttConfigError(`config ${key}: cannot read ${path}: ${errorText(err)}`);
+    throw new MqttConfigError(`config ${key}: cannot read ${path} (${errorText(err).split(',')[0]})`);
   }
 }
 
@@ -417,7 +417,9 @@ function redactUrl(url: string): string {
 }
 
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  // Not instanceof: errors from another realm (vm contexts, workers) are Errors too.
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(err);
 }
 
 function describeConnectionError(err: Error, url: string): string {

@@ -19,7 +19,10 @@ const waiting = [];
 broker.on('subscribe', (_subs, client) => {
   if (client && client.id === opts.holdOthersUntilSubscribed && !holdReleased) {
     holdReleased = true;
-    for (const release of waiting.splice(0)) release();
+    // The event can come before the subscription is routable; give it a moment.
+    setTimeout(() => {
+      for (const release of waiting.splice(0)) release();
+    }, 100);
   }
 });
 
@@ -31,7 +34,7 @@ broker.authenticate = (client, username, password, callback) => {
     err.returnCode = 4;
     callback(err, false);
   };
-  if (holdReleased || client.id === opts.holdOthersUntilSubscribed) decide();
+  if ((holdReleased && waiting.length === 0) || client.id === opts.holdOthersUntilSubscribed) decide();
   else waiting.push(decide);
 };
 

@@ -47,6 +47,8 @@ export interface Received {
 export class Collector {
   readonly messages: Received[] = [];
   private constructor(readonly client: MqttClient) {
+    // Reconnect attempts while a test has the broker down fail with errors; they are expected.
+    client.on('error', () => undefined);
     client.on('message', (topic, payload, packet) =>
       this.messages.push({ topic, payload: payload.toString(), retain: packet.retain }),
     );
