@@ -335,6 +335,7 @@ export class MqttPublisher extends EventEmitter {
 
   private onClose(): void {
     const wasOnline = this.state === 'online';
+    this.generation++; // whatever the dead client still emits is stale from here on
     this.client?.end(true);
     this.client = null;
     if (this.stopping) return;
