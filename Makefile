@@ -17,7 +17,7 @@ test: build
 	npm test
 
 demo: build
-	node dist/daemon/sensord.js --read test/fixtures/demo.pcapng --db "$${SENSOR_DEMO_DB:-/tmp/sensor-demo.db}" --summary
+	node dist/daemon/sensord.js --read test/fixtures/demo.pcap --db "$${SENSOR_DEMO_DB:-/tmp/sensor-demo.db}" --summary
 
 bench: build
 	npm run bench

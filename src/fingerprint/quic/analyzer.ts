@@ -1,0 +1,51 @@
+/**
+ * The QUIC analyzer (UDP): decrypts Initial packets (v1, v2), reassembles the CRYPTO stream and
+ * emits JA4 and JA4S with the `q` prefix; with key-log secrets it also decrypts Handshake packets
+ * (JA4X of the certificates) and 1-RTT packets (HTTP/3 requests, see ./http3.ts).
+ */
+import type { Flow } from '../../capture/flow-table.js';
+import { PROTO_UDP, type Packet } from '../../capture/packet.js';
+import type { Analyzer, AnalyzerContext, EngineOptions } from '../analyzer.js';
+import { SecretsStore } from '../decrypt/secrets.js';
+import { HandshakeEmitter } from '../tls/emit.js';
+import { SECRETS_TLS_KEYLOG } from '../tls/analyzer.js';
+import { QuicConnection, type QuicEvents } from './connection.js';
+
+class QuicFlowState extends HandshakeEmitter implements QuicEvents {
+  readonly conn: QuicConnection;
+
+  constructor(flow: Flow, secrets: SecretsStore) {
+    super(flow, true);
+    this.conn = new QuicConnection(this, secrets);
+  }
+}
+
+export function createQuicAnalyzer(_options?: EngineOptions, secrets = new SecretsStore()): Analyzer {
+  return {
+    name: 'quic',
+    methods: ['ja4', 'ja4s', 'ja4x'],
+    onPacket(pkt: Packet, flow: Flow, fromClient: boolean, ctx: AnalyzerContext): void {
+      if (pkt.proto !== PROTO_UDP || pkt.payloadLen < 21) return;
+      let st = flow.state[ctx.slot] as QuicFlowState | null | undefined;
+      if (st === null) return;
+      if (st === undefined) {
+        // Only a long-header packet can start what we can read; anything else marks the flow not-QUIC.
+        if ((pkt.data[pkt.payloadOff] & 0xc0) !== 0xc0) { flow.state[ctx.slot] = null; return; }
+        st = new QuicFlowState(flow, secrets);
+        flow.state[ctx.slot] = st;
+      }
+      st.pkt = pkt;
+      st.ctx = ctx;
+      try {
+        st.conn.onDatagram(fromClient, pkt.data, pkt.payloadOff, pkt.payloadLen);
+      } catch {
+        st.conn.notQuic = true; // a parser bug on hostile input must not take the sensor down
+      }
+      st.pkt = null;
+      if (st.conn.done) flow.state[ctx.slot] = null;
+    },
+    onSecrets(secretsType: number, data: Buffer): void {
+      if (secretsType === SECRETS_TLS_KEYLOG) secrets.addKeyLogText(data.toString('latin1'));
+    },
+  };
+}
