@@ -59,15 +59,14 @@ export interface HealthSamplerOptions {
   onSample?: (sample: HealthSample) => void;
 }
 
-export const HEALTH_DEFAULTS = { interval_s: 60 } as const;
+export const HEALTH_DEFAULTS = { interval_seconds: 60 } as const;
 
-/** JSON schema of the config file's `health` section. */
+/** JSON schema of the config file's `health` section (the data partition is the one holding db_path). */
 export const healthConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    interval_s: { type: 'number', minimum: 1 },
-    data_path: { type: 'string', minLength: 1 },
+    interval_seconds: { type: 'number', minimum: 1 },
   },
 } as const;
 
@@ -85,7 +84,7 @@ export class HealthSampler extends EventEmitter {
   constructor(opts: HealthSamplerOptions) {
     super();
     this.dataPath = opts.dataPath;
-    this.intervalMs = opts.intervalMs ?? HEALTH_DEFAULTS.interval_s * 1000;
+    this.intervalMs = opts.intervalMs ?? HEALTH_DEFAULTS.interval_seconds * 1000;
     this.thermalPath = opts.thermalPath === undefined ? findCpuThermalZone() : opts.thermalPath;
     this.readThrottle = throttleReader(opts.throttle);
     this.onSample = opts.onSample;

@@ -1,11 +1,12 @@
 /**
- * The config file's `mqtt` section: its JSON schema (for ajv), defaults, and the step that turns it
+ * The config file's `mqtt` section (snake_case, times in seconds as elsewhere in the config): its
+ * JSON schema (for ajv), defaults, and the step that turns it
  * into a resolved publisher config (or null: MQTT is off when no broker URL is configured).
  */
 import { Ajv } from 'ajv';
 import { clientIdForSensor, defaultTopicPrefix, isValidTopicPrefix } from './topics.js';
 
-/** The `mqtt` section as written in the config file (snake_case, seconds). Every key is optional. */
+/** The `mqtt` section as written in the config file. Every key is optional. */
 export interface MqttConfigSection {
   /** mqtt://, mqtts://, ws:// or wss://. Absent or empty: MQTT is off. */
   url?: string | null;
@@ -23,25 +24,25 @@ export interface MqttConfigSection {
   client_id?: string;
   /** Default: `sensor/<sensor_id>`. */
   topic_prefix?: string;
-  keepalive_s?: number;
-  connect_timeout_s?: number;
-  reconnect?: { min_s?: number; max_s?: number };
+  keepalive_seconds?: number;
+  connect_timeout_seconds?: number;
+  reconnect?: { min_seconds?: number; max_seconds?: number };
   /** After the broker rejects the credentials or the TLS identity, wait this long before trying again. */
-  auth_retry_s?: number;
+  auth_retry_seconds?: number;
   /** Alerts published but not yet acknowledged (PUBACK) at any one time. */
   max_inflight?: number;
-  outbox?: { max_rows?: number; max_age_s?: number };
+  outbox?: { max_rows?: number; max_days?: number };
   homeassistant?: { enabled?: boolean; discovery_prefix?: string };
 }
 
 export const MQTT_DEFAULTS = {
-  keepalive_s: 30,
-  connect_timeout_s: 10,
-  reconnect: { min_s: 1, max_s: 60 },
-  auth_retry_s: 300,
+  keepalive_seconds: 30,
+  connect_timeout_seconds: 10,
+  reconnect: { min_seconds: 1, max_seconds: 60 },
+  auth_retry_seconds: 300,
   reject_unauthorized: true,
   max_inflight: 16,
-  outbox: { max_rows: 10_000, max_age_s: 7 * 24 * 3600 },
+  outbox: { max_rows: 10_000, max_days: 7 },
   homeassistant: { enabled: false, discovery_prefix: 'homeassistant' },
 } as const;
 
@@ -68,21 +69,21 @@ export const mqttConfigSchema = {
     reject_unauthorized: { type: 'boolean' },
     client_id: { type: 'string', minLength: 1, maxLength: 256 },
     topic_prefix: { type: 'string', minLength: 1 },
-    keepalive_s: { type: 'integer', minimum: 0, maximum: 65535 },
-    connect_timeout_s: positive,
+    keepalive_seconds: { type: 'integer', minimum: 0, maximum: 65535 },
+    connect_timeout_seconds: positive,
     reconnect: {
       type: 'object',
       additionalProperties: false,
-      properties: { min_s: positive, max_s: positive },
+      properties: { min_seconds: positive, max_seconds: positive },
     },
-    auth_retry_s: positive,
+    auth_retry_seconds: positive,
     max_inflight: { type: 'integer', minimum: 1, maximum: 1000 },
     outbox: {
       type: 'object',
       additionalProperties: false,
       properties: {
         max_rows: { type: 'integer', minimum: 1 },
-        max_age_s: positive,
+        max_days: positive,
       },
     },
     homeassistant: {
@@ -163,10 +164,10 @@ export function resolveMqttConfig(
   if (raw.password !== undefined && raw.password_file !== undefined) {
     throw new MqttConfigError('config mqtt: set either password or password_file, not both');
   }
-  const minMs = (raw.reconnect?.min_s ?? MQTT_DEFAULTS.reconnect.min_s) * 1000;
-  const maxMs = (raw.reconnect?.max_s ?? MQTT_DEFAULTS.reconnect.max_s) * 1000;
+  const minMs = (raw.reconnect?.min_seconds ?? MQTT_DEFAULTS.reconnect.min_seconds) * 1000;
+  const maxMs = (raw.reconnect?.max_seconds ?? MQTT_DEFAULTS.reconnect.max_seconds) * 1000;
   if (maxMs < minMs) {
-    throw new MqttConfigError('config mqtt.reconnect: max_s must be at least min_s');
+    throw new MqttConfigError('config mqtt.reconnect: max_seconds must be at least min_seconds');
   }
   return {
     url: raw.url,
@@ -179,14 +180,14 @@ export function resolveMqttConfig(
     rejectUnauthorized: raw.reject_unauthorized ?? MQTT_DEFAULTS.reject_unauthorized,
     clientId: raw.client_id ?? clientIdForSensor(opts.sensorId),
     topicPrefix,
-    keepaliveS: raw.keepalive_s ?? MQTT_DEFAULTS.keepalive_s,
-    connectTimeoutMs: (raw.connect_timeout_s ?? MQTT_DEFAULTS.connect_timeout_s) * 1000,
+    keepaliveS: raw.keepalive_seconds ?? MQTT_DEFAULTS.keepalive_seconds,
+    connectTimeoutMs: (raw.connect_timeout_seconds ?? MQTT_DEFAULTS.connect_timeout_seconds) * 1000,
     reconnectMinMs: minMs,
     reconnectMaxMs: maxMs,
-    authRetryMs: (raw.auth_retry_s ?? MQTT_DEFAULTS.auth_retry_s) * 1000,
+    authRetryMs: (raw.auth_retry_seconds ?? MQTT_DEFAULTS.auth_retry_seconds) * 1000,
     maxInflight: raw.max_inflight ?? MQTT_DEFAULTS.max_inflight,
     outboxMaxRows: raw.outbox?.max_rows ?? MQTT_DEFAULTS.outbox.max_rows,
-    outboxMaxAgeMs: (raw.outbox?.max_age_s ?? MQTT_DEFAULTS.outbox.max_age_s) * 1000,
+    outboxMaxAgeMs: (raw.outbox?.max_days ?? MQTT_DEFAULTS.outbox.max_days) * 86_400_000,
     homeAssistant: {
       enabled: raw.homeassistant?.enabled ?? MQTT_DEFAULTS.homeassistant.enabled,
       discoveryPrefix: raw.homeassistant?.discovery_prefix ?? MQTT_DEFAULTS.homeassistant.discovery_prefix,

@@ -1,6 +1,6 @@
 /** Public surface of the MQTT publisher, for the daemon and the CLI. */
 export { MqttPublisher } from './publisher.js';
-export type { Logger, MqttPublisherOptions, PublisherState, PublisherStatus, SensorStats } from './publisher.js';
+export type { MqttPublisherOptions, PublisherState, PublisherStatus, SensorStats } from './publisher.js';
 export { AlertOutbox } from './outbox.js';
 export type { OutboxCounters, OutboxEntry, OutboxOptions } from './outbox.js';
 export {
@@ -11,8 +11,7 @@ export {
   validateMqttSection,
 } from './config.js';
 export type { MqttConfig, MqttConfigSection } from './config.js';
-export { SEVERITY_RANK, isDurableAtOnce } from './alert.js';
-export type { AlertMessage, Severity } from './alert.js';
+export { isDurableAtOnce } from './outbox.js';
 export { clientIdForSensor, defaultTopicPrefix, topicsFor } from './topics.js';
 export type { SensorTopics } from './topics.js';
 export { reconnectDelay } from './backoff.js';

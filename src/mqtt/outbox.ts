@@ -14,7 +14,7 @@
  * created_at is milliseconds since the Unix epoch.
  */
 import type { Database, Statement } from 'better-sqlite3';
-import { isDurableAtOnce } from './alert.js';
+import { SEVERITY_RANK, type Severity } from '../anomaly/profiler.js';
 
 export interface OutboxEntry {
   /** Row id once written to SQLite; null while the alert is only staged in memory. */
@@ -230,4 +230,13 @@ export class AlertOutbox {
     const oldest = this.oldestCreatedAt.get();
     return oldest !== undefined && oldest.created_at < this.now() - this.maxAgeMs;
   }
+}
+
+/**
+ * Alerts of severity high or above must survive a power cut from the moment they are raised, so they
+ * are written at once. An unknown severity counts as high: losing it would be worse than one write.
+ */
+export function isDurableAtOnce(severity: string): boolean {
+  const rank = SEVERITY_RANK[severity as Severity];
+  return rank === undefined || rank >= SEVERITY_RANK.high;
 }

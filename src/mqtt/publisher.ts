@@ -10,19 +10,13 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Database } from 'better-sqlite3';
-import type { AlertMessage } from './alert.js';
+import type { AlertRecord } from '../anomaly/alert.js';
+import { silentLogger, type Logger } from '../storage/db.js';
 import { reconnectDelay } from './backoff.js';
 import { MqttConfigError, type MqttConfig } from './config.js';
 import { discoveryMessages } from './discovery.js';
 import { AlertOutbox, type OutboxCounters, type OutboxEntry } from './outbox.js';
 import { topicsFor, type SensorTopics } from './topics.js';
-
-export interface Logger {
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-  debug?(msg: string): void;
-}
 
 export type PublisherState =
   | 'idle' // constructed, start() not called
@@ -37,6 +31,7 @@ export interface MqttPublisherOptions {
   sensorId: string;
   /** The sensor's SQLite database; it must have the alert_outbox table. */
   db: Database;
+  /** The daemon's logger (src/daemon/logger.ts); silent by default. */
   log?: Logger;
   /**
    * How often the publisher writes its outbox on its own. 0: never; the daemon then calls flush()
@@ -63,7 +58,7 @@ export interface PublisherStatus {
 
 /** Per-interval figures the daemon passes to publishStats(); any extra fields are published too. */
 export interface SensorStats {
-  interval_s: number;
+  interval_seconds: number;
   packets: number;
   flows: number;
   fingerprints: number;
@@ -122,7 +117,7 @@ export class MqttPublisher extends EventEmitter {
     super();
     this.config = opts.config;
     this.sensorId = opts.sensorId;
-    this.log = opts.log ?? console;
+    this.log = opts.log ?? silentLogger;
     this.flushIntervalMs = opts.flushIntervalMs ?? 30_000;
     this.version = opts.version;
     this.random = opts.random ?? Math.random;
@@ -156,12 +151,12 @@ export class MqttPublisher extends EventEmitter {
   }
 
   /** Queues an alert for delivery; its JSON is stored and published exactly as serialised here. */
-  enqueue(alert: AlertMessage): void {
+  enqueue(alert: AlertRecord): void {
     const payload = JSON.stringify(alert);
     try {
       this.outbox.add(payload, String(alert.alert?.severity ?? 'unknown'));
     } catch (err) {
-      this.log.error(`mqtt: could not write the alert outbox (${errorText(err)}); alert kept in memory only`);
+      this.log('error', `mqtt: could not write the alert outbox (${errorText(err)}); alert kept in memory only`);
     }
     this.schedulePump();
   }
@@ -202,9 +197,9 @@ export class MqttPublisher extends EventEmitter {
   flush(): void {
     try {
       const dropped = this.outbox.flush();
-      if (dropped > 0) this.log.warn(`mqtt: outbox full, dropped the ${dropped} oldest undelivered alert(s)`);
+      if (dropped > 0) this.log('warn', `mqtt: outbox full, dropped the ${dropped} oldest undelivered alert(s)`);
     } catch (err) {
-      this.log.error(`mqtt: could not write the alert outbox (${errorText(err)}); will retry at the next flush`);
+      this.log('error', `mqtt: could not write the alert outbox (${errorText(err)}); will retry at the next flush`);
     }
   }
 
@@ -230,7 +225,7 @@ export class MqttPublisher extends EventEmitter {
     this.client = null;
     this.flush();
     this.setState('stopped');
-    this.log.info(`mqtt: stopped (${this.outbox.counters().pending} alert(s) left in the outbox)`);
+    this.log('info', `mqtt: stopped (${this.outbox.counters().pending} alert(s) left in the outbox)`);
   }
 
   status(): PublisherStatus {
@@ -286,7 +281,7 @@ export class MqttPublisher extends EventEmitter {
     this.authFailed = false;
     this.lastError = null;
     this.lastLogged = null;
-    this.log.info(`mqtt: connected to ${this.safeUrl} as ${this.config.clientId}`);
+    this.log('info', `mqtt: connected to ${this.safeUrl} as ${this.config.clientId}`);
     client.publish(this.topics.status, 'online', { qos: 1, retain: true });
     if (this.lastHealth) client.publish(this.topics.health, this.lastHealth, { qos: 0, retain: true });
     if (this.config.homeAssistant.enabled) {
@@ -349,11 +344,10 @@ export class MqttPublisher extends EventEmitter {
       : reconnectDelay(this.attempt++, { minMs: this.config.reconnectMinMs, maxMs: this.config.reconnectMaxMs }, this.random);
     const line = `mqtt: ${reason}; next attempt in ${(delay / 1000).toFixed(1)} s`;
     if (reason !== this.lastLogged) {
-      if (this.authFailed) this.log.error(line);
-      else this.log.warn(line);
+      this.log(this.authFailed ? 'error' : 'warn', line);
       this.lastLogged = reason;
     } else {
-      this.log.debug?.(line);
+      this.log('debug', line);
     }
     this.setState(this.authFailed ? 'auth_failed' : 'waiting');
     this.reconnectTimer = setTimeout(() => {

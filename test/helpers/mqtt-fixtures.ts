@@ -1,23 +1,20 @@
 /** Shared pieces for MQTT tests: a sensor DB with the outbox table, alerts, and a collecting subscriber. */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import type { AlertMessage, Severity } from '../../src/mqtt/alert.js';
+import type { AlertRecord } from '../../src/anomaly/alert.js';
+import type { Severity } from '../../src/anomaly/profiler.js';
 import { resolveMqttConfig, type MqttConfig, type MqttConfigSection } from '../../src/mqtt/config.js';
+import type { Logger } from '../../src/storage/db.js';
+import { openSensorDb as openStorage } from '../../src/storage/db.js';
 
-/** The outbox table exactly as the storage migrations create it. */
-export const ALERT_OUTBOX_DDL =
-  'CREATE TABLE IF NOT EXISTS alert_outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, created_at INTEGER NOT NULL, severity TEXT NOT NULL, payload TEXT NOT NULL)';
-
+/** A real sensor database (the storage module's open: pragmas, migrations, alert_outbox). */
 export function openSensorDb(path: string): Database.Database {
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.exec(ALERT_OUTBOX_DDL);
-  return db;
+  return openStorage(path, { sensorId: 'test-sensor' }).db;
 }
 
-export function makeAlert(n: number, severity: Severity = 'medium', sensorId = 'test-sensor'): AlertMessage {
+export function makeAlert(n: number, severity: Severity = 'medium', sensorId = 'test-sensor'): AlertRecord {
   return {
-    timestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, 0, n)).toISOString(),
+    timestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, 0, n)).toISOString().replace('Z', '+0000'),
     sensor_id: sensorId,
     event_type: 'alert',
     alert: {
@@ -29,12 +26,12 @@ export function makeAlert(n: number, severity: Severity = 'medium', sensorId = '
       total_seen: 50 + n,
       message: `alert #${n}: new ja4t for a ja4 seen ${50 + n} times — "quoted" \\ unicode ✓`,
     },
-    flow: { src_ip: '192.0.2.10', src_port: 40000 + (n % 20000), dest_ip: '198.51.100.7', dest_port: 443, proto: 'tcp' },
+    flow: { src_ip: '192.0.2.10', src_port: 40000 + (n % 20000), dest_ip: '198.51.100.7', dest_port: 443, proto: 'TCP' },
   };
 }
 
 export function testConfig(url: string, sensorId: string, extra: MqttConfigSection = {}): MqttConfig {
-  return resolveMqttConfig({ url, reconnect: { min_s: 0.1, max_s: 1 }, ...extra }, { sensorId })!;
+  return resolveMqttConfig({ url, reconnect: { min_seconds: 0.1, max_seconds: 1 }, ...extra }, { sensorId })!;
 }
 
 export interface Received {
@@ -87,15 +84,7 @@ export async function until(pred: () => boolean, timeoutMs = 10_000, what = 'con
 }
 
 /** Collects what a publisher logs, so tests can check the messages a person would read. */
-export function captureLog(): { lines: string[]; log: { info(m: string): void; warn(m: string): void; error(m: string): void; debug(m: string): void } } {
+export function captureLog(): { lines: string[]; log: Logger } {
   const lines: string[] = [];
-  return {
-    lines,
-    log: {
-      info: (m) => lines.push(`info ${m}`),
-      warn: (m) => lines.push(`warn ${m}`),
-      error: (m) => lines.push(`error ${m}`),
-      debug: (m) => lines.push(`debug ${m}`),
-    },
-  };
+  return { lines, log: (level, message) => void lines.push(`${level} ${message}`) };
 }

@@ -4,7 +4,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entry = join(root, 'dist', 'mqtt', 'index.js');
@@ -13,17 +12,13 @@ if (!existsSync(entry)) {
   process.exit(2);
 }
 const { MqttPublisher, resolveMqttConfig } = await import(entry);
+const { openSensorDb } = await import(join(root, 'dist', 'storage', 'db.js'));
 
 const opts = JSON.parse(process.argv[2]);
 const say = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
-const db = new Database(opts.dbPath);
-db.pragma('journal_mode = WAL');
-db.exec(
-  'CREATE TABLE IF NOT EXISTS alert_outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, created_at INTEGER NOT NULL, severity TEXT NOT NULL, payload TEXT NOT NULL)',
-);
-const config = resolveMqttConfig({ url: opts.url, reconnect: { min_s: 0.1, max_s: 0.5 } }, { sensorId: opts.sensorId });
-const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-const publisher = new MqttPublisher({ config, sensorId: opts.sensorId, db, log: quiet, flushIntervalMs: 0 });
+const { db } = openSensorDb(opts.dbPath, { sensorId: opts.sensorId });
+const config = resolveMqttConfig({ url: opts.url, reconnect: { min_seconds: 0.1, max_seconds: 0.5 } }, { sensorId: opts.sensorId });
+const publisher = new MqttPublisher({ config, sensorId: opts.sensorId, db, flushIntervalMs: 0 });
 publisher.on('state', (state) => say({ event: 'state', state }));
 publisher.start();
 for (const a of opts.alerts ?? []) {
@@ -32,7 +27,7 @@ for (const a of opts.alerts ?? []) {
     sensor_id: opts.sensorId,
     event_type: 'alert',
     alert: { kind: 'new_companion', severity: a.severity, anchor: `anchor-${a.n}`, companion: 'c', count: 1, total_seen: 50 + a.n, message: `child alert ${a.n}` },
-    flow: { src_ip: '192.0.2.1', src_port: 1, dest_ip: '192.0.2.2', dest_port: 2, proto: 'tcp' },
+    flow: { src_ip: '192.0.2.1', src_port: 1, dest_ip: '192.0.2.2', dest_port: 2, proto: 'TCP' },
   });
 }
 say({ event: 'enqueued', count: (opts.alerts ?? []).length, outbox: publisher.status().outbox });

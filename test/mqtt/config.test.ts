@@ -17,7 +17,7 @@ test('--mqtt-url overrides the file; defaults follow the sensor id', () => {
     username: 'u',
     clientId: 'ja4-pi-kitchen',
     topicPrefix: 'sensor/pi-kitchen',
-    keepaliveS: MQTT_DEFAULTS.keepalive_s,
+    keepaliveS: MQTT_DEFAULTS.keepalive_seconds,
     reconnectMinMs: 1000,
     reconnectMaxMs: 60_000,
     authRetryMs: 300_000,
@@ -39,7 +39,7 @@ test('invalid sections fail with a message naming the key', () => {
   bad({ url: 'mqtt://b', topic_prefix: 'sensor/' }, /^config mqtt\.topic_prefix: /);
   bad({ url: 'mqtt://b', cert: '/c.pem' }, /^config mqtt: must have property key when property cert is present$/);
   bad({ url: 'mqtt://b', password: 'p', password_file: '/f' }, /^config mqtt: set either password or password_file, not both$/);
-  bad({ url: 'mqtt://b', reconnect: { min_s: 10, max_s: 5 } }, /^config mqtt\.reconnect: max_s must be at least min_s$/);
+  bad({ url: 'mqtt://b', reconnect: { min_seconds: 10, max_seconds: 5 } }, /^config mqtt\.reconnect: max_seconds must be at least min_seconds$/);
   bad({ url: 'mqtt://b', max_inflight: 0 }, /^config mqtt\.max_inflight: must be >= 1$/);
 });
 

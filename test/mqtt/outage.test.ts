@@ -23,7 +23,7 @@ test('broker SIGKILLed during a burst of 1,000 alerts and restarted: all 1,000 a
   const sub = await Collector.connect(broker.url, 'sensor/burst/alerts', { clientId: 'outage-sub', clean: false, reconnectPeriod: 50 });
   await broker.save();
   const p = new MqttPublisher({
-    config: testConfig(broker.url, 'burst', { max_inflight: WINDOW, reconnect: { min_s: 0.1, max_s: 0.4 } }),
+    config: testConfig(broker.url, 'burst', { max_inflight: WINDOW, reconnect: { min_seconds: 0.1, max_seconds: 0.4 } }),
     sensorId: 'burst',
     db,
     log,

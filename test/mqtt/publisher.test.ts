@@ -80,14 +80,14 @@ test('health is retained; stats carry the outbox figures', async () => {
   p.start();
   await until(() => p.status().state === 'online', 5000, 'online');
   p.publishHealth({ cpu_temp_c: 47.2, uptime_s: 100 });
-  p.publishStats({ interval_s: 30, packets: 1000, flows: 12, fingerprints: 30, alerts: 0, flash_bytes_written: 4096 });
+  p.publishStats({ interval_seconds: 30, packets: 1000, flows: 12, fingerprints: 30, alerts: 0, flash_bytes_written: 4096 });
 
   const sub = await collector(['sensor/pi-c/health', 'sensor/pi-c/stats']);
   await sub.waitFor((m) => m.length >= 1, 5000, 'retained health');
   expect(sub.messages[0]!.retain).toBe(true);
   expect(JSON.parse(sub.messages[0]!.payload)).toEqual({ sensor_id: 'pi-c', cpu_temp_c: 47.2, uptime_s: 100 });
 
-  p.publishStats({ interval_s: 30, packets: 2000, flows: 20, fingerprints: 40, alerts: 1, flash_bytes_written: 8192 });
+  p.publishStats({ interval_seconds: 30, packets: 2000, flows: 20, fingerprints: 40, alerts: 1, flash_bytes_written: 8192 });
   await sub.waitFor((m) => m.some((x) => x.topic === 'sensor/pi-c/stats'), 5000, 'stats');
   const stats = JSON.parse(sub.on('sensor/pi-c/stats')[0]!.payload);
   expect(stats).toMatchObject({ sensor_id: 'pi-c', packets: 2000, flash_bytes_written: 8192 });

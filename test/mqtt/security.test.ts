@@ -96,7 +96,7 @@ test('a wrong password gives one clear error and no rapid retries', async () => 
     ca: pki.caFile,
     username: 'sensor',
     password: 'not-the-password',
-    reconnect: { min_s: 0.05, max_s: 0.1 }, // would spin 10+ times a second if auth failure used it
+    reconnect: { min_seconds: 0.05, max_seconds: 0.1 }, // would spin 10+ times a second if auth failure used it
   });
   p.start();
   await until(() => p.status().state === 'auth_failed', 5000, 'auth_failed');
