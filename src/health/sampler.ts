@@ -42,7 +42,10 @@ export interface HealthSample {
   event_loop_lag_max_ms: number | null;
   /** Raspberry Pi firmware flags; null where the board has none. */
   throttled: ThrottleFlags | null;
-  /** What taking this sample cost: elapsed time and this process's CPU time. */
+  /**
+   * What taking this sample cost: elapsed time (including any wait behind other work on the event
+   * loop) and the CPU time of the sampler's own steps on the main thread.
+   */
   sample_wall_ms: number;
   sample_cpu_ms: number;
 }
@@ -110,14 +113,18 @@ export class HealthSampler extends EventEmitter {
   /** One sample. Never rejects: a probe that fails reports null. */
   async sample(): Promise<HealthSample> {
     const wall0 = performance.now();
-    const cpu0 = process.cpuUsage();
-
-    const [temp, mem, disk, throttled] = await Promise.all([
+    // CPU is counted only over the sampler's own synchronous steps: while it awaits, the daemon's
+    // other work runs on the same thread and must not be billed to the sample.
+    let cpu = process.cpuUsage();
+    const reads = Promise.all([
       this.thermalPath ? readFile(this.thermalPath, 'utf8').then((t) => Math.round(parseInt(t, 10) / 100) / 10, () => null) : null,
       si.mem().catch(() => null),
       statfs(this.dataPath).catch(() => null),
       this.readThrottle ? this.readThrottle().catch(() => null) : null,
     ]);
+    let spent = process.cpuUsage(cpu);
+    const [temp, mem, disk, throttled] = await reads;
+    cpu = process.cpuUsage();
 
     const now = cpuTimes();
     const busy = now.busy - this.prevCpu.busy;
@@ -136,9 +143,8 @@ export class HealthSampler extends EventEmitter {
     const diskUsed = disk ? (disk.blocks - disk.bfree) * disk.bsize : null;
     const diskFree = disk ? disk.bavail * disk.bsize : null;
     const heap = process.memoryUsage();
-    const cpuSpent = process.cpuUsage(cpu0);
 
-    return {
+    const sample: HealthSample = {
       timestamp: new Date().toISOString(),
       uptime_s: Math.round(uptime()),
       process_uptime_s: Math.round(process.uptime()),
@@ -159,9 +165,14 @@ export class HealthSampler extends EventEmitter {
       heap_used_bytes: heap.heapUsed,
       ...lagFields,
       throttled,
-      sample_wall_ms: Math.round((performance.now() - wall0) * 100) / 100,
-      sample_cpu_ms: Math.round((cpuSpent.user + cpuSpent.system) / 10) / 100,
+      sample_wall_ms: 0,
+      sample_cpu_ms: 0,
     };
+    const after = process.cpuUsage(cpu);
+    spent = { user: spent.user + after.user, system: spent.system + after.system };
+    sample.sample_cpu_ms = Math.round((spent.user + spent.system) / 10) / 100;
+    sample.sample_wall_ms = Math.round((performance.now() - wall0) * 100) / 100;
+    return sample;
   }
 
   private async tick(): Promise<void> {

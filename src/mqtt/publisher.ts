@@ -67,6 +67,8 @@ export interface SensorStats {
   [extra: string]: unknown;
 }
 
+const STABLE_CONNECTION_MS = 30_000;
+
 const AUTH_REFUSALS: Record<number, string> = {
   2: 'client identifier rejected',
   4: 'bad username or password',
@@ -102,6 +104,7 @@ export class MqttPublisher extends EventEmitter {
   private lastLogged: string | null = null;
   private authFailed = false;
   private everConnected = false;
+  private connectedAt = 0;
 
   /** Alerts handed out by the outbox and not yet acknowledged, in publish order. */
   private inflight: OutboxEntry[] = [];
@@ -190,9 +193,10 @@ export class MqttPublisher extends EventEmitter {
   }
 
   /**
-   * Writes staged alerts and deletes delivered ones in one transaction (nothing when idle). Call it
-   * from the storage flush (it nests as a savepoint inside the caller's transaction), or let the
-   * publisher's own timer call it.
+   * Writes staged alerts and deletes delivered ones in one transaction of its own (no write at all
+   * when there is nothing to do). The publisher's timer calls it; a daemon that wants it in step with
+   * the storage flush passes flushIntervalMs: 0 and calls it right after that flush. Not inside
+   * another transaction: if that one rolled back, the outbox would believe rows that are not there.
    */
   flush(): void {
     try {
@@ -277,7 +281,7 @@ export class MqttPublisher extends EventEmitter {
     const client = this.client!;
     if (this.everConnected) this.reconnects++;
     this.everConnected = true;
-    this.attempt = 0;
+    this.connectedAt = Date.now();
     this.authFailed = false;
     this.lastError = null;
     this.lastLogged = null;
@@ -330,6 +334,10 @@ export class MqttPublisher extends EventEmitter {
 
   private onClose(): void {
     const wasOnline = this.state === 'online';
+    // Back off from scratch only after a connection that held. One dropped at once (say, a second
+    // sensor with the same client id, which makes the broker drop the other) keeps growing the
+    // delay instead of flapping every second.
+    if (wasOnline && Date.now() - this.connectedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
     this.generation++; // whatever the dead client still emits is stale from here on
     this.client?.end(true);
     this.client = null;

@@ -110,3 +110,19 @@ test('Home Assistant discovery: retained configs, re-published when Home Assista
   await sub.client.publishAsync('homeassistant/status', 'online');
   await sub.waitFor((m) => m.filter((x) => x.topic.endsWith('/config')).length >= 2 * count, 5000, 're-published discovery');
 });
+
+test('two sensors with the same client id back off instead of knocking each other off every second', async () => {
+  const config = testConfig(broker.url, 'twin', { client_id: 'ja4-twin', reconnect: { min_seconds: 0.05, max_seconds: 0.8 } });
+  const connects = [0, 0];
+  const twins = [0, 1].map((i) => {
+    const p = new MqttPublisher({ config, sensorId: 'twin', db, log: captureLog().log, flushIntervalMs: 0 });
+    p.on('state', (s: string) => s === 'connecting' && connects[i]!++);
+    cleanups.push(() => p.stop({ drainMs: 0 }));
+    return p;
+  });
+  for (const p of twins) p.start();
+  await new Promise((r) => setTimeout(r, 3000));
+  // Reset-on-connect backoff would reconnect every ~50 ms here: 60+ attempts each in 3 s.
+  expect(connects[0]! + connects[1]!).toBeLessThan(20);
+  expect(connects[0]! + connects[1]!).toBeGreaterThan(2); // and they did fight
+});
