@@ -19,7 +19,7 @@ export interface FlowTableOptions {
 /** Sized for a 512 MB Pi: a few KB per tracked flow keeps the table well under 100 MB. */
 export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
   maxFlows: 20000,
-  tcpIdleSeconds: 300,
+  tcpIdleSeconds: 600,
   udpIdleSeconds: 60,
   closedLingerSeconds: 5,
 };

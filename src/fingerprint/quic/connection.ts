@@ -137,11 +137,13 @@ export class QuicConnection {
 
   private onStream(d: number, id: number, offset: number, b: Buffer, o: number, l: number, fin: boolean): void {
     if (!this.events.streamData) return;
-    let s = this.streams.get(id);
+    // Both endpoints send on a bidirectional stream: one reassembly per stream and direction.
+    const key = id * 2 + d;
+    let s = this.streams.get(key);
     if (!s) {
       if (this.streams.size >= MAX_STREAMS) return;
       s = new OrderedStream((data, off, len) => this.events.streamData!(d === CLIENT, id, data.subarray(off, off + len), false));
-      this.streams.set(id, s);
+      this.streams.set(key, s);
     }
     s.insert(offset, b, o, l);
     if (fin && s.delivered === offset + l) this.events.streamData(d === CLIENT, id, Buffer.alloc(0), true);

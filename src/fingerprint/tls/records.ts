@@ -84,10 +84,20 @@ export class RecordReader {
 
   push(data: Buffer, off = 0, len = data.length - off): void {
     if (this.dead || len <= 0) return;
-    const end = Math.min(data.length, off + len);
+    let end = Math.min(data.length, off + len);
     if (!this.synced) {
+      // The few bytes kept from the last piece may hold the start of the first header.
+      if (this.carry.len > 0) {
+        data = Buffer.concat([this.carry.buf!.subarray(0, this.carry.len), data.subarray(off, end)]);
+        this.carry.len = 0;
+        off = 0;
+        end = data.length;
+      }
       const start = this.findSync(data, off, end);
-      if (start < 0) return;
+      if (start < 0) {
+        if (!this.dead) this.carry.append(data, Math.max(off, end - 5), Math.min(5, end - off), MAX_RECORD + 5);
+        return;
+      }
       off = start;
     }
     // Finish a record cut by the previous piece.

@@ -20,6 +20,7 @@ export const HS_CERTIFICATE = 11;
 export const HS_COMPRESSED_CERTIFICATE = 25;
 
 const EXT_ENCRYPT_THEN_MAC = 0x0016;
+/** ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3). */
 const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
 
 export interface TlsSessionEvents {
@@ -46,6 +47,7 @@ export class TlsSession {
   private readonly records: [RecordReader, RecordReader];
   private readonly handshakes: [HandshakeReader, HandshakeReader];
   private readonly ccs = [false, false];
+  private helloRetry = false;
   private keysLooked = false;
   private tls13: [Tls13Direction, Tls13Direction] | null = null;
   private tls12: [Tls12Direction, Tls12Direction] | null = null;
@@ -93,7 +95,7 @@ export class TlsSession {
     if (this.records[d].dead) return true;
     if (this.hasKeys()) return false;
     if (fromClient) return this.clientHello !== null && (this.serverHello !== null || this.secrets === null || this.secrets.size === 0);
-    if (!this.serverHello) return false;
+    if (!this.serverHello || this.helloRetry) return false;
     return this.tls13Negotiated || this.ccs[SERVER];
   }
 
@@ -154,7 +156,9 @@ export class TlsSession {
           this.serverHello = sh;
           this.events.serverHello(sh);
         }
-        if (sh.random.equals(HRR_RANDOM)) this.version = 0; // the real ServerHello follows
+        // A HelloRetryRequest keeps the first place for JA4S; the real ServerHello that follows
+        // only updates the version and cipher used for decryption.
+        this.helloRetry = sh.random.equals(HRR_RANDOM);
         return;
       }
       case HS_ENCRYPTED_EXTENSIONS:
