@@ -323,7 +323,8 @@ export class MqttPublisher extends EventEmitter {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'number' && AUTH_REFUSALS[code]) {
       this.authFailed = true;
-      const who = this.config.username !== undefined ? `user '${this.config.username}'` : 'this client';
+      const user = this.config.username ?? urlUser(this.config.url);
+      const who = user ? `user '${user}'` : 'this client';
       this.connectionError =
         `the broker at ${this.safeUrl} refused ${who}: ${AUTH_REFUSALS[code]} ` +
         `(check mqtt.username/password/cert and the broker's ACL)`;
@@ -416,6 +417,14 @@ function redactUrl(url: string): string {
     return u.toString().replace(/\/$/, '');
   } catch {
     return url;
+  }
+}
+
+function urlUser(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).username) || undefined;
+  } catch {
+    return undefined;
   }
 }
 
