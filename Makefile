@@ -14,6 +14,7 @@ dist/.built: node_modules/.installed tsconfig.json tsconfig.build.json $(shell f
 build: dist/.built
 
 test: build
+	npx tsc -p tsconfig.json --noEmit
 	npm test
 
 # The embedded default: a real capture recorded on loopback by scripts/record-demo-capture.mjs,

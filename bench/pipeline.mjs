@@ -36,12 +36,15 @@ async function phase(kind, file) {
   }
   const reader = new CaptureReader(onFrame);
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 })) reader.push(chunk);
   reader.end();
   const extra = finish() ?? {};
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(c0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const rssMb = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(JSON.stringify({ kind, frames, bytes, seconds, rssMb, ...extra }));
+  process.stdout.write(JSON.stringify({ kind, frames, bytes, seconds, cpuSeconds, rssMb, ...extra }));
 }
 
 function buildCapture(out) {
@@ -95,6 +98,9 @@ async function main() {
   console.log(`ratio pipeline/baseline rate: ${(walkS / fullS * 100).toFixed(1)}%   (goal ≥ 40%)`);
   console.log(`peak RSS of the pipeline: ${fullRss.toFixed(0)} MB   (goal < 100 MB)`);
   console.log(`vs Suricata 7 reference (≈${(SURICATA.packetsPerSecond / 1000).toFixed(0)}k pkt/s, ${SURICATA.rssMb} MB): ${(pps(fullS) / SURICATA.packetsPerSecond).toFixed(2)}× its rate`);
+  const walkCpu = median(results.walk.map((r) => r.cpuSeconds));
+  const fullCpu = median(results.full.map((r) => r.cpuSeconds));
+  console.log(`CPU time (less sensitive to a busy machine): baseline ${walkCpu.toFixed(3)} s, pipeline ${fullCpu.toFixed(3)} s, ratio ${(walkCpu / fullCpu * 100).toFixed(1)}%, pipeline ${(frames / fullCpu / 1000).toFixed(0)}k pkt/CPU-s`);
   console.log(`fingerprints: ${results.full[0].fingerprints}, profile rows: ${results.full[0].profileRows}`);
 }
 

@@ -119,6 +119,9 @@ export class FlowTable {
   }
 
   private guessSrcIsClient(pkt: Packet): boolean {
+    // DHCP: both ports are low, and the client's is the higher one for v4 but fixed for both.
+    if (pkt.srcPort === 68 || pkt.srcPort === 546) return true;
+    if (pkt.dstPort === 68 || pkt.dstPort === 546) return false;
     if (pkt.proto === PROTO_TCP) {
       const syn = (pkt.tcpFlags & TCP_SYN) !== 0;
       const ack = (pkt.tcpFlags & TCP_ACK) !== 0;

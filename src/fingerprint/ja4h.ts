@@ -5,7 +5,7 @@
  * conformance reference): header names in wire order without Cookie and Referer (HTTP/2 keeps its
  * pseudo-headers), cookies sorted by name, the language from the first Accept-Language entry.
  */
-import { createHash } from 'node:crypto';
+import { hash12 } from './hash.js';
 import type { HeaderField } from './http/hpack.js';
 
 const METHOD_CODES: Readonly<Record<string, string>> = {
@@ -34,11 +34,7 @@ export interface Ja4hResult {
   raw: string;
 }
 
-/** First 12 hex digits of SHA-256, or twelve zeros for an empty input. */
-export function hash12(s: string): string {
-  if (s.length === 0) return '000000000000';
-  return createHash('sha256').update(s, 'utf8').digest('hex').slice(0, 12);
-}
+export { hash12 };
 
 /** `da, en-GB;q=0.8` → `da00`; `en-US,en;q=0.9` → `enus`. */
 export function languageCode(value: string | null): string {

@@ -48,7 +48,9 @@ maybe('sensord --interface lo', () => {
     // tcpdump needs a moment after start-up before packets are seen.
     await new Promise((r) => setTimeout(r, 1500));
     await new Promise<void>((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.7', servername: 'live.test', rejectUnauthorized: false }, () => s.end());
+      // localAddress is passed through to net.connect (a distinct client address for this test).
+      const options = { host: '127.0.0.1', port, localAddress: '127.0.0.7', servername: 'live.test', rejectUnauthorized: false } as tls.ConnectionOptions;
+      const s = tls.connect(options, () => s.end());
       s.resume(); // reading the server's reply lets the socket close
       s.on('close', () => resolve());
       s.on('error', reject);

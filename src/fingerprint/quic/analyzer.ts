@@ -11,6 +11,7 @@ import { HandshakeEmitter } from '../tls/emit.js';
 import { SECRETS_TLS_KEYLOG } from '../tls/analyzer.js';
 import { QuicConnection, type QuicEvents } from './connection.js';
 import { Http3Requests } from './http3.js';
+import { HTTP3_JA4H } from './http3-ja4h.js';
 import type { HeaderField, HuffmanDecoder } from './qpack.js';
 
 /**
@@ -44,7 +45,7 @@ class QuicFlowState extends HandshakeEmitter implements QuicEvents {
   }
 }
 
-export function createQuicAnalyzer(_options?: EngineOptions, secrets = new SecretsStore(), http3: Http3Hooks | null = null): Analyzer {
+export function createQuicAnalyzer(_options?: EngineOptions, secrets = new SecretsStore(), http3: Http3Hooks | null = HTTP3_JA4H): Analyzer {
   return {
     name: 'quic',
     methods: http3 ? ['ja4', 'ja4s', 'ja4x', 'ja4h'] : ['ja4', 'ja4s', 'ja4x'],

@@ -10,7 +10,7 @@ import { parseCertificateList, decompressCertificate } from './certificate.js';
 import {
   CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HandshakeReader, RecordReader,
 } from './records.js';
-import type { SecretsStore } from '../decrypt/secrets.js';
+import { KeyedCache, type SecretsStore } from '../decrypt/secrets.js';
 import { Tls13Direction, tls13Suite, tls12Keys, type Tls12Direction } from '../decrypt/tls.js';
 
 export const HS_CLIENT_HELLO = 1;
@@ -48,6 +48,7 @@ export class TlsSession {
   private readonly handshakes: [HandshakeReader, HandshakeReader];
   private readonly ccs = [false, false];
   private helloRetry = false;
+  private readonly keyed = new KeyedCache();
   private keysLooked = false;
   private tls13: [Tls13Direction, Tls13Direction] | null = null;
   private tls12: [Tls12Direction, Tls12Direction] | null = null;
@@ -100,8 +101,7 @@ export class TlsSession {
   }
 
   private hasKeys(): boolean {
-    if (!this.secrets || this.secrets.size === 0 || !this.clientHello) return false;
-    return this.secrets.has(this.clientHello.random);
+    return this.clientHello !== null && this.keyed.has(this.secrets, this.clientHello.random);
   }
 
   private onRecord(d: number, type: number, _version: number, buf: Buffer, off: number, len: number): void {

@@ -71,6 +71,10 @@ describe('QPACK and HTTP/3 requests', () => {
     const recs = run([(o) => createQuicAnalyzer(o, new SecretsStore(), hooks)], frames, keyLog);
     expect(seen).toEqual([':method,:authority,:scheme,:path,x-test,accept-language']);
     expect(recs.find((r) => r.type === 'ja4h')).toMatchObject({ value: 'ja4h-of-request', frame: 3, transport: 'udp' });
+    // The default hooks are the HTTP family's JA4H (version 30).
+    const real = run([createQuicAnalyzer], frames, keyLog).find((r) => r.type === 'ja4h')!;
+    expect(real.value).toMatch(/^ge30nn06enus_[0-9a-f]{12}_000000000000_000000000000$/);
+    expect(real.ja4h_r).toBe('ge30nn06enus_:method,:authority,:scheme,:path,x-test,accept-language__');
     // Without secrets nothing past the handshake is read.
     seen.length = 0;
     run([(o) => createQuicAnalyzer(o, new SecretsStore(), hooks)], frames);

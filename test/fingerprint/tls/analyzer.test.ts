@@ -91,6 +91,14 @@ describe('TLS over TCP analyzer', () => {
     expect(values(recs, 'ja4s')).toHaveLength(1);
   });
 
+  test('a preamble, then a ClientHello whose header arrives one byte per segment', () => {
+    const c = new TcpConversation();
+    c.send(true, Buffer.from('\x05\x01\x00'));
+    for (let i = 0; i < 10; i++) c.send(true, helloRecord.subarray(i, i + 1));
+    c.send(true, helloRecord.subarray(10));
+    expect(values(run(analyzers, c.frames), 'ja4')).toEqual([expectedJa4]);
+  });
+
   test('garbage and truncated records do not throw and produce nothing', () => {
     const c = new TcpConversation();
     c.send(true, Buffer.from('160301ffff01', 'hex'));
