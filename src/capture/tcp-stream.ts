@@ -69,9 +69,9 @@ export class TcpStream {
   private enqueue(seq: number, data: Buffer, sink: StreamSink): void {
     if (this.pending === null) this.pending = [];
     const q = this.pending;
-    if (q.length >= this.limits.maxPendingSegments || this.pendingBytes + data.length > this.limits.maxPendingBytes) {
-      // The hole is not going to fill within our budget: give it up and resume at the earliest
-      // waiting segment.
+    // Until the segment fits the budget (both limits; one pass may free too little), the hole is
+    // not going to fill: give it up and resume at the earliest waiting segment.
+    while (q.length >= this.limits.maxPendingSegments || this.pendingBytes + data.length > this.limits.maxPendingBytes) {
       q.sort((a, b) => seqDiff(a.seq, b.seq));
       const first = q[0];
       if (first === undefined || seqDiff(seq, first.seq) < 0) {
