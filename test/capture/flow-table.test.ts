@@ -190,4 +190,16 @@ describe('eviction', () => {
     expect(t.size).toBe(0);
     expect(ended).toHaveLength(10);
   });
+
+  test('FIFO eviction stays in creation order through interleaved idle sweeps', () => {
+    const { t, ended } = table({ maxFlows: 100, udpIdleSeconds: 5, tcpIdleSeconds: 1000 });
+    // UDP flows (idle quickly) interleaved with TCP ones (never idle here).
+    for (let i = 0; i < 100; i++) open(t, 1000 + i, 0, { udp: i % 2 === 1 });
+    t.sweep(10e6);
+    expect(t.size).toBe(50);
+    for (let i = 0; i < 60; i++) open(t, 5000 + i, 10);
+    expect(t.size).toBe(100);
+    const capEvicted = ended.slice(50).map((f) => f.clientPort);
+    expect(capEvicted).toEqual(Array.from({ length: 10 }, (_, i) => 1000 + i * 2));
+  });
 });
