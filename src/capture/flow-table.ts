@@ -187,6 +187,9 @@ export class FlowTable {
 
   private end(flow: Flow): void {
     this.onEnd(flow);
+    // Queued out-of-order bytes go back to the engine's reassembly budget.
+    flow.streams[0]?.release();
+    flow.streams[1]?.release();
   }
 
   /** Ends every flow (end of capture, shutdown). */

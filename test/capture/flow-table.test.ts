@@ -1,6 +1,7 @@
 import { Decoder } from '../../src/capture/decode.js';
 import { DEFAULT_FLOW_OPTIONS, Flow, FlowTable, type FlowTableOptions } from '../../src/capture/flow-table.js';
 import { Packet } from '../../src/capture/packet.js';
+import { DEFAULT_STREAM_LIMITS, ReassemblyBudget, SEGMENT_OVERHEAD, TcpStream } from '../../src/capture/tcp-stream.js';
 import { ACK, FIN, LINK_ETHERNET, PSH, RST, SYN, tcpFrame, udpFrame } from '../helpers/packets.js';
 
 const decoder = new Decoder();
@@ -201,5 +202,20 @@ describe('eviction', () => {
     expect(t.size).toBe(100);
     const capEvicted = ended.slice(50).map((f) => f.clientPort);
     expect(capEvicted).toEqual(Array.from({ length: 10 }, (_, i) => 1000 + i * 2));
+  });
+
+  test('a flow leaving the table gives its queued reassembly bytes back to the budget', () => {
+    const budget = new ReassemblyBudget(1 << 20);
+    const { t } = table({ maxFlows: 2 });
+    for (let port = 1000; port < 1004; port++) {
+      const f = open(t, port, 0);
+      const s = f.streams[0] = new TcpStream(DEFAULT_STREAM_LIMITS, budget);
+      s.setInitialSequence(0);
+      s.push(100, Buffer.alloc(500), () => {});
+    }
+    expect(t.size).toBe(2);
+    expect(budget.used).toBe(2 * (500 + SEGMENT_OVERHEAD));
+    t.sweep(1e9, true);
+    expect(budget.used).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import { DEFAULT_STREAM_LIMITS, TcpStream, type StreamLimits } from '../../src/capture/tcp-stream.js';
+import { DEFAULT_STREAM_LIMITS, ReassemblyBudget, SEGMENT_OVERHEAD, TcpStream, type StreamLimits } from '../../src/capture/tcp-stream.js';
 import { rng } from '../helpers/packets.js';
 
 interface Delivery { text: string; gap: boolean }
@@ -122,7 +122,7 @@ describe('TCP reassembly', () => {
   });
 
   test('a hole that never fills: once the queue is full the stream skips it and says so', () => {
-    const limits = { maxPendingSegments: 4, maxPendingBytes: 1 << 20 };
+    const limits = { ...DEFAULT_STREAM_LIMITS, maxPendingSegments: 4, maxPendingBytes: 1 << 20 };
     const { s, push, out, text } = stream(limits);
     s.setInitialSequence(0);
     push(1, 'ab');
@@ -140,7 +140,7 @@ describe('TCP reassembly', () => {
   });
 
   test('the byte budget bounds the queue too', () => {
-    const limits = { maxPendingSegments: 1000, maxPendingBytes: 100 };
+    const limits = { ...DEFAULT_STREAM_LIMITS, maxPendingSegments: 1000, maxPendingBytes: 100 };
     const { s, push, out } = stream(limits);
     s.setInitialSequence(0);
     for (let i = 0; i < 50; i++) {
@@ -152,7 +152,7 @@ describe('TCP reassembly', () => {
   });
 
   test('a segment far before the queued ones when the queue overflows is delivered as the new start', () => {
-    const limits = { maxPendingSegments: 2, maxPendingBytes: 1 << 20 };
+    const limits = { ...DEFAULT_STREAM_LIMITS, maxPendingSegments: 2, maxPendingBytes: 1 << 20 };
     const { s, push, text, out } = stream(limits);
     s.setInitialSequence(0);
     push(101, 'X');
@@ -193,7 +193,7 @@ describe('TCP reassembly', () => {
 
   test('random hostile input never delivers a byte twice nor exceeds the budget', () => {
     const rand = rng(99);
-    const limits = { maxPendingSegments: 8, maxPendingBytes: 4000 };
+    const limits = { ...DEFAULT_STREAM_LIMITS, maxPendingSegments: 8, maxPendingBytes: 4000 };
     const junk = Buffer.alloc(3000, 0x5a);
     for (let trial = 0; trial < 200; trial++) {
       const s = new TcpStream(limits);
@@ -208,5 +208,56 @@ describe('TCP reassembly', () => {
       expect(peak).toBeLessThanOrEqual(limits.maxPendingBytes);
       expect(sunk).toBe(s.delivered);
     }
+  });
+
+  describe('a budget shared by many streams', () => {
+    const sink = () => {};
+
+    test('streams together never hold more than the budget; the overflowing one skips its hole', () => {
+      const budget = new ReassemblyBudget(10 * (1000 + SEGMENT_OVERHEAD));
+      const streams = Array.from({ length: 5 }, () => new TcpStream(DEFAULT_STREAM_LIMITS, budget));
+      streams.forEach((s) => s.setInitialSequence(0));
+      // Each stream queues 3 segments after a hole at byte 1: 15 segments wanted, 10 fit.
+      let gapDeliveries = 0;
+      for (let k = 0; k < 3; k++) {
+        for (const s of streams) {
+          s.push(1001 + k * 1000, Buffer.alloc(1000, 0x41), (_b, gap) => { if (gap) gapDeliveries++; });
+          expect(budget.used).toBeLessThanOrEqual(budget.maxBytes);
+        }
+      }
+      const held = streams.reduce((n, s) => n + s.bufferedBytes, 0);
+      expect(budget.used).toBe(held + (held / 1000) * SEGMENT_OVERHEAD);
+      expect(gapDeliveries).toBeGreaterThan(0);
+    });
+
+    test('tiny segments are charged their overhead, so many of them cannot hide in the budget', () => {
+      const budget = new ReassemblyBudget(100 * (1 + SEGMENT_OVERHEAD));
+      const streams = Array.from({ length: 50 }, () => new TcpStream(DEFAULT_STREAM_LIMITS, budget));
+      for (const s of streams) {
+        s.setInitialSequence(0);
+        for (let k = 0; k < 60; k++) s.push(10 + k * 2, Buffer.of(k), sink);
+      }
+      const segments = Math.round(budget.used / (1 + SEGMENT_OVERHEAD));
+      expect(segments).toBeLessThanOrEqual(100);
+    });
+
+    test('delivery and release give the bytes back', () => {
+      const budget = new ReassemblyBudget(1 << 20);
+      const a = new TcpStream(DEFAULT_STREAM_LIMITS, budget);
+      const b = new TcpStream(DEFAULT_STREAM_LIMITS, budget);
+      a.setInitialSequence(0);
+      b.setInitialSequence(0);
+      a.push(11, Buffer.alloc(10), sink);
+      b.push(11, Buffer.alloc(20), sink);
+      b.push(31, Buffer.alloc(5), sink);
+      expect(budget.used).toBe(35 + 3 * SEGMENT_OVERHEAD);
+      a.push(1, Buffer.alloc(10), sink); // fills a's hole: its queue drains
+      expect(budget.used).toBe(25 + 2 * SEGMENT_OVERHEAD);
+      b.release();
+      expect(budget.used).toBe(0);
+      expect(b.bufferedBytes).toBe(0);
+      b.release();
+      expect(budget.used).toBe(0);
+    });
   });
 });
