@@ -84,22 +84,63 @@ export class CaptureReader {
   push(chunk: Buffer): void {
     if (this.failed) throw this.failed;
     this.bytesRead += chunk.length;
-    let buf: Buffer;
-    if (this.pending && this.pending.length > 0) {
-      buf = Buffer.concat([this.pending, chunk]);
-    } else {
-      buf = chunk;
-    }
-    let off = 0;
+    let from = 0;
     try {
-      off = this.parse(buf);
+      if (this.pending !== null) {
+        // A record straddles the chunk boundary: copy just that record's bytes, not the whole chunk.
+        from = this.completePending(chunk);
+        if (from < 0) return;
+      }
+      const off = this.parse(from === 0 ? chunk : chunk.subarray(from));
+      this.base += off;
+      const rest = chunk.length - from - off;
+      // Keep the unconsumed tail: copy it so the caller's chunk can be released.
+      this.pending = rest > 0 ? Buffer.from(chunk.subarray(chunk.length - rest)) : null;
     } catch (err) {
       if (err instanceof CaptureFormatError) this.failed = err;
       throw err;
     }
-    // Keep the unconsumed tail: copy it so the caller's chunk can be released.
-    this.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : null;
+  }
+
+  /**
+   * Joins the pending tail with the start of `chunk` until the record it begins is whole, parses it,
+   * and returns how many bytes of `chunk` that took; -1 when the chunk did not suffice.
+   */
+  private completePending(chunk: Buffer): number {
+    const pending = this.pending as Buffer;
+    const need = this.recordLength(pending, chunk);
+    const take = need < 0 ? chunk.length : Math.min(chunk.length, need - pending.length);
+    const joined = Buffer.concat([pending, chunk.subarray(0, take)]);
+    const off = this.parse(joined);
     this.base += off;
+    if (off < joined.length) {
+      // Still incomplete (or the header itself was cut): wait for more.
+      this.pending = Buffer.from(joined.subarray(off));
+      if (take === chunk.length) return -1;
+      // The record was whole but its header said otherwise; parse() would have thrown. Keep going.
+      return take;
+    }
+    this.pending = null;
+    return take;
+  }
+
+  /** Total length of the record starting at pending[0] (header read across both buffers), or -1 if unknown yet. */
+  private recordLength(pending: Buffer, chunk: Buffer): number {
+    const header = this.format === Format.Pcap ? 16 : this.format === Format.Pcapng ? 12 : -1;
+    if (header < 0) return -1;
+    let head = pending;
+    if (pending.length < header) {
+      if (pending.length + chunk.length < header) return -1;
+      head = Buffer.concat([pending, chunk.subarray(0, header - pending.length)]);
+    }
+    if (this.format === Format.Pcap) return 16 + this.u32(head, 8);
+    const type = head.readUInt32LE(0);
+    if (type === PCAPNG_SHB) {
+      // The section's byte order is not known until its byte-order magic has been read.
+      const bomLE = head.readUInt32LE(8) === PCAPNG_BYTE_ORDER_MAGIC;
+      return bomLE ? head.readUInt32LE(4) : head.readUInt32BE(4);
+    }
+    return this.u32(head, 4);
   }
 
   /** Signals end of input; throws if the capture stopped in the middle of a record. */

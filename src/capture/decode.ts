@@ -27,6 +27,8 @@ const IPPROTO_IPV6 = 41;
 const IPPROTO_GRE = 47;
 
 const PORT_VXLAN = 4789;
+/** VXLAN-GPE (RFC 9015 draft): like VXLAN, with a next-protocol byte. */
+const PORT_VXLAN_GPE = 4790;
 const PORT_GENEVE = 6081;
 
 /** Tunnels inside tunnels beyond this depth are not followed (hostile nesting). */
@@ -54,6 +56,8 @@ export class Decoder {
     pkt.ipVersion = 0;
     pkt.proto = 0;
     pkt.payloadLen = 0;
+    pkt.firstIpv4Ttl = -1;
+    pkt.firstIpv6HopLimit = -1;
     switch (linkType) {
       case LINKTYPE_ETHERNET:
         return this.ethernet(buf, 0, buf.length, pkt, tsUs, 0);
@@ -148,6 +152,7 @@ export class Decoder {
     const vihl = buf[off];
     if (vihl >> 4 !== 4) return this.bad();
     const headerLen = (vihl & 0x0f) * 4;
+    if (pkt.firstIpv4Ttl < 0) pkt.firstIpv4Ttl = buf[off + 8];
     let totalLen = buf.readUInt16BE(off + 2);
     // Total length 0: a segmentation-offloaded packet captured on the sending host; trust the capture.
     if (totalLen === 0) totalLen = end - off;
@@ -182,6 +187,7 @@ export class Decoder {
   private ipv6(buf: Buffer, off: number, end: number, pkt: Packet, tsUs: number, depth: number): boolean {
     if (end - off < 40) return this.bad();
     if (buf[off] >> 4 !== 6) return this.bad();
+    if (pkt.firstIpv6HopLimit < 0) pkt.firstIpv6HopLimit = buf[off + 7];
     const payloadLen = buf.readUInt16BE(off + 4);
     let ipEnd = off + 40 + payloadLen;
     // Payload length 0 means a jumbogram; take what was captured.
@@ -302,6 +308,15 @@ export class Decoder {
       let udpEnd = off + udpLen;
       if (udpLen < 8 || udpEnd > end) udpEnd = end;
       if (this.decapsulateUdpTunnels && depth < MAX_DEPTH) {
+        if (dstPort === PORT_VXLAN_GPE && udpEnd - off >= 16 && (buf[off + 8] & 0x08) !== 0) {
+          // Next protocol: 1 IPv4, 2 IPv6, 3 Ethernet (without the P flag it is Ethernet).
+          const next = (buf[off + 8] & 0x04) !== 0 ? buf[off + 11] : 3;
+          const p = off + 16;
+          if (next === 1 || next === 2 || next === 3) this.stats.tunnels++;
+          if (next === 3) return this.ethernet(buf, p, udpEnd, pkt, tsUs, depth + 1);
+          if (next === 1) return this.ipv4(buf, p, udpEnd, pkt, tsUs, depth + 1);
+          if (next === 2) return this.ipv6(buf, p, udpEnd, pkt, tsUs, depth + 1);
+        }
         if (dstPort === PORT_VXLAN && udpEnd - off >= 16 && (buf[off + 8] & 0x08) !== 0) {
           this.stats.tunnels++;
           return this.ethernet(buf, off + 16, udpEnd, pkt, tsUs, depth + 1);

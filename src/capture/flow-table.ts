@@ -19,7 +19,7 @@ export interface FlowTableOptions {
 /** Sized for a 512 MB Pi: a few KB per tracked flow keeps the table well under 100 MB. */
 export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
   maxFlows: 20000,
-  tcpIdleSeconds: 300,
+  tcpIdleSeconds: 600,
   udpIdleSeconds: 60,
   closedLingerSeconds: 5,
 };
@@ -143,6 +143,9 @@ export class FlowTable {
   }
 
   private guessSrcIsClient(pkt: Packet): boolean {
+    // DHCP: both ports are low, and the client's is the higher one for v4 but fixed for both.
+    if (pkt.srcPort === 68 || pkt.srcPort === 546) return true;
+    if (pkt.dstPort === 68 || pkt.dstPort === 546) return false;
     if (pkt.proto === PROTO_TCP) {
       const syn = (pkt.tcpFlags & TCP_SYN) !== 0;
       const ack = (pkt.tcpFlags & TCP_ACK) !== 0;

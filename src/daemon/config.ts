@@ -7,6 +7,8 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_PAIRS, type ProfilePair } from '../anomaly/profiler.js';
 import { ALL_METHODS, type FingerprintType } from '../fingerprint/record.js';
+import { healthConfigSchema } from '../health/index.js';
+import { mqttConfigSchema, type MqttConfigSection } from '../mqtt/index.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sensor/sensor.yaml';
 export const DEFAULT_DB_PATH = '/var/lib/sensor/sensor.db';
@@ -49,7 +51,7 @@ export interface SensorConfig {
     interval_hours: number;
   };
   control_socket: string | null;
-  mqtt: Record<string, unknown>;
+  mqtt: MqttConfigSection;
   health: {
     interval_seconds: number;
   };
@@ -134,12 +136,8 @@ const schema = {
       properties: { keep: { type: 'integer', minimum: 0 }, interval_hours: positiveNumber },
     },
     control_socket: { type: ['string', 'null'], minLength: 1 },
-    mqtt: { type: 'object' },
-    health: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { interval_seconds: positiveNumber },
-    },
+    mqtt: mqttConfigSchema,
+    health: healthConfigSchema,
   },
 } as const;
 

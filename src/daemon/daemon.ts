@@ -2,6 +2,7 @@
  * The sensor's main loop: load the profiles, run capture → fingerprint → profile, print and store
  * alerts, flush on a timer, and on end of input or SIGTERM/SIGINT flush once more and exit 0.
  */
+import { dirname } from 'node:path';
 import type { Flow } from '../capture/flow-table.js';
 import { CaptureError, describeCapture, type CaptureSpec } from '../capture/source.js';
 import { buildAlert, eveProto, type AlertRecord } from '../anomaly/alert.js';
@@ -11,6 +12,8 @@ import type { FingerprintRecord } from '../fingerprint/record.js';
 import { openSensorDb, StorageError, type Logger, type SensorDb } from '../storage/db.js';
 import { Persister, type FlushReport } from '../storage/persister.js';
 import { loadProfiles } from '../storage/profiles.js';
+import { HealthSampler } from '../health/index.js';
+import { MqttConfigError, MqttPublisher, resolveMqttConfig } from '../mqtt/index.js';
 import type { SensorConfig } from './config.js';
 import { ProfileFeed } from './profile-feed.js';
 
@@ -61,10 +64,14 @@ export class SensorDaemon {
   readonly startedAt = Date.now();
   private stopping = false;
   private statusTimer: NodeJS.Timeout | null = null;
+  private statsTimer: NodeJS.Timeout | null = null;
   private readonly fingerprintCounts = new Map<string, { count: number; distinct: Set<string> }>();
   private readonly recentAlerts: AlertRecord[] = [];
   alertCount = 0;
   private feed: ProfileFeed | null = null;
+  publisher: MqttPublisher | null = null;
+  private health: HealthSampler | null = null;
+  private lastStats = { at: Date.now(), frames: 0, fingerprints: 0, alerts: 0, dayBytes: 0 };
   private lastStatus = { at: Date.now(), frames: 0, bytes: 0 };
 
   constructor(private readonly opts: DaemonOptions) {}
@@ -111,6 +118,17 @@ export class SensorDaemon {
     });
     this.persister.start();
     this.feed = new ProfileFeed(profiler);
+    try {
+      this.startMqtt(store);
+    } catch (err) {
+      if (err instanceof MqttConfigError) {
+        log('error', err.message);
+        this.persister.stop();
+        store.close();
+        return { exitCode: EXIT_CONFIG, summary: null };
+      }
+      throw err;
+    }
 
     this.run = startFingerprinting(this.opts.capture, (record, flow) => this.onRecord(record, flow), {
       methods: config.methods,
@@ -141,6 +159,7 @@ export class SensorDaemon {
     }
     const finalFlush = this.persister?.stop() ?? null;
     const summary = this.summary(finalFlush);
+    await this.stopMqtt();
     return { exitCode: this.shutdown(exitCode, finalFlush), summary };
   }
 
@@ -178,6 +197,7 @@ export class SensorDaemon {
       if (this.recentAlerts.length < MAX_ALERTS_KEPT_FOR_SUMMARY) this.recentAlerts.push(alert);
       if (this.opts.printAlerts) process.stdout.write(`${JSON.stringify(alert)}\n`);
       this.persister?.addAlert(alert);
+      this.publisher?.enqueue(alert);
       this.opts.onAlert?.(alert);
     }
   }
@@ -202,6 +222,51 @@ export class SensorDaemon {
       anchors: this.profiler?.anchorCount ?? 0,
       rss_mb: Math.round(process.memoryUsage().rss / 1048576),
     };
+  }
+
+  /** MQTT is off unless a broker URL is configured; the publisher keeps its own outbox in the sensor DB. */
+  private startMqtt(store: SensorDb): void {
+    const { config, log } = this.opts;
+    const mqtt = resolveMqttConfig(config.mqtt, { sensorId: store.sensorId });
+    if (mqtt === null) return;
+    // The publisher writes its outbox on the same cadence as the profile flush, outside its transaction.
+    this.publisher = new MqttPublisher({ config: mqtt, sensorId: store.sensorId, db: store.db, log, flushIntervalMs: config.flush_interval * 1000 });
+    this.publisher.start();
+    this.health = new HealthSampler({
+      dataPath: dirname(store.path),
+      intervalMs: config.health.interval_seconds * 1000,
+      onSample: (sample) => this.publisher?.publishHealth(sample),
+    });
+    this.health.start();
+    this.statsTimer = setInterval(() => this.publishStats(), config.status_interval * 1000);
+    this.statsTimer.unref();
+  }
+
+  private publishStats(): void {
+    if (!this.publisher) return;
+    const now = Date.now();
+    const frames = this.run?.capture.framesRead ?? 0;
+    const fingerprints = this.run?.engine.stats.fingerprints ?? 0;
+    const dayBytes = this.persister?.stats().dayBytes ?? 0;
+    this.publisher.publishStats({
+      interval_seconds: Math.round((now - this.lastStats.at) / 1000),
+      packets: frames - this.lastStats.frames,
+      flows: this.run?.engine.flows.size ?? 0,
+      fingerprints: fingerprints - this.lastStats.fingerprints,
+      alerts: this.alertCount - this.lastStats.alerts,
+      flash_bytes_written: Math.max(0, dayBytes - this.lastStats.dayBytes),
+    });
+    this.lastStats = { at: now, frames, fingerprints, alerts: this.alertCount, dayBytes };
+  }
+
+  private async stopMqtt(): Promise<void> {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.health?.stop();
+    if (this.publisher) {
+      this.publishStats();
+      // Deliver what the broker will take in a moment; the rest stays in the outbox for next start.
+      await this.publisher.stop({ drainMs: 2000 });
+    }
   }
 
   private logStatus(): void {

@@ -11,7 +11,21 @@ import { EXIT_CONFIG, SensorDaemon } from './daemon.js';
 import { createLogger } from './logger.js';
 import { printSummary } from './summary.js';
 
-const argv = await yargs(hideBin(process.argv))
+/** yargs takes a lone `-` for a positional; `--read -` (standard input) must stay the option's value. */
+function keepStdinDash(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if ((args[i] === '--read' || args[i] === '-r') && args[i + 1] === '-') {
+      out.push('--read=-');
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
+}
+
+const argv = await yargs(keepStdinDash(hideBin(process.argv)))
   .scriptName('sensord')
   .usage('$0 (--read FILE|- | --interface IFACE) [options]\n\nRuns the JA4+ sensor: capture → fingerprint → behavioral profile → alerts.')
   .option('read', { alias: 'r', type: 'string', describe: 'read a pcap/pcapng file, or - for standard input, then exit' })

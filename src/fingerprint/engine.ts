@@ -134,15 +134,23 @@ export class FingerprintEngine {
     }
     if (pkt.payloadLen === 0) return;
     if (stream === null) stream = flow.streams[dir] = new TcpStream(this.streamLimits, this.reassemblyBudget);
-    const sa = this.streamAnalyzers;
-    stream.push(pkt.seq, pkt.payload, (bytes, gap) => {
-      for (let i = 0; i < sa.length; i++) {
-        const slot = sa[i];
-        if (flow.streamDoneMask & (1 << slot)) continue;
-        (this.analyzers[slot].onStream as NonNullable<Analyzer['onStream']>)(flow, fromClient, bytes, gap, pkt, this.contexts[slot]);
-      }
-    });
+    // One bound sink for every delivery: the flow and direction travel in fields, not a fresh closure per packet.
+    this.streamFlow = flow;
+    this.streamFromClient = fromClient;
+    stream.push(pkt.seq, pkt.data.subarray(pkt.payloadOff, pkt.payloadOff + pkt.payloadLen), this.streamSink);
   }
+
+  private streamFlow: Flow | null = null;
+  private streamFromClient = false;
+  private readonly streamSink = (bytes: Buffer, gap: boolean): void => {
+    const flow = this.streamFlow as Flow;
+    const sa = this.streamAnalyzers;
+    for (let i = 0; i < sa.length; i++) {
+      const slot = sa[i];
+      if (flow.streamDoneMask & (1 << slot)) continue;
+      (this.analyzers[slot].onStream as NonNullable<Analyzer['onStream']>)(flow, this.streamFromClient, bytes, gap, this.pkt, this.contexts[slot]);
+    }
+  };
 
   deliverPlaintext(flow: Flow, fromClient: boolean, bytes: Buffer, pkt: Packet, alpn: string | null): void {
     for (const slot of this.plaintextAnalyzers) {

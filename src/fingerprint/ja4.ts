@@ -4,7 +4,7 @@
  * extensions without SNI/ALPN "_" signature algorithms in wire order)}`. GREASE is ignored in
  * ciphers, extensions and supported_versions (not in signature algorithms, as the reference does).
  */
-import { hash12, hex4 } from './tls/hash.js';
+import { hash12, hex4 } from './hash.js';
 import { isGrease } from './tls/grease.js';
 import {
   EXT_ALPN, EXT_QUIC_TRANSPORT_PARAMETERS, EXT_SERVER_NAME, EXT_SUPPORTED_VERSIONS,
@@ -15,9 +15,9 @@ export interface Ja4Result {
   ja4: string;
   /** Raw (unhashed) sorted form, the reference's `ja4_r`. */
   ja4_r: string;
-  /** Original-order hashed and raw forms (`ja4_o`, `ja4_ro`). */
-  ja4_o: string;
+  /** Original-order raw form (`ja4_ro`); its hashed form `ja4_o` only when asked for (two more hashes). */
   ja4_ro: string;
+  ja4_o?: string;
 }
 
 /** Two-character TLS version code: 13, 12, 11, 10, s3, s2, s1, or 00 for anything else. */
@@ -63,7 +63,7 @@ function twoDigits(n: number): string {
   return c < 10 ? `0${c}` : String(c);
 }
 
-export function ja4(ch: ClientHello): Ja4Result {
+export function ja4(ch: ClientHello, withOriginalHash = false): Ja4Result {
   const ciphers: number[] = [];
   for (const c of ch.ciphers) if (!isGrease(c)) ciphers.push(c);
   const exts: number[] = [];
@@ -82,10 +82,11 @@ export function ja4(ch: ClientHello): Ja4Result {
   const ciphersSorted = ciphers.slice().sort((a, b) => a - b).map(hex4).join(',');
   const extsSorted = exts.filter((e) => e !== EXT_SERVER_NAME && e !== EXT_ALPN).sort((a, b) => a - b).map(hex4).join(',');
 
-  return {
+  const r: Ja4Result = {
     ja4: `${head}_${hash12(ciphersSorted)}_${hash12(extsSorted + tail)}`,
     ja4_r: `${head}_${ciphersSorted}_${extsSorted}${tail}`,
-    ja4_o: `${head}_${hash12(ciphersOrig)}_${hash12(extsOrig + tail)}`,
     ja4_ro: `${head}_${ciphersOrig}_${extsOrig}${tail}`,
   };
+  if (withOriginalHash) r.ja4_o = `${head}_${hash12(ciphersOrig)}_${hash12(extsOrig + tail)}`;
+  return r;
 }

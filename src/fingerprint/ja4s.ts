@@ -2,7 +2,7 @@
  * JA4S: TLS server fingerprint from a ServerHello, as FoxIO's reference computes it:
  * `{t|q}{version}{#extensions}{alpn first+last}_{cipher}_{hash(extensions in wire order)}`.
  */
-import { hash12, hex4 } from './tls/hash.js';
+import { hash12, hex4 } from './hash.js';
 import { EXT_SUPPORTED_VERSIONS, type ServerHello } from './tls/hello.js';
 import { alpnChars, helloVersion, tlsVersionCode } from './ja4.js';
 

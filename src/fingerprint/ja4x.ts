@@ -1,12 +1,14 @@
 /**
  * JA4X: X.509 certificate fingerprint, as FoxIO's reference computes it:
  * `hash(issuer RDN OIDs)_hash(subject RDN OIDs)_hash(extension OIDs)`, each list the hex of the
- * OIDs' DER content bytes in certificate order, joined with ','. DER is parsed with
- * @peculiar/asn1-x509; a certificate that does not parse yields null.
+ * OIDs' DER content bytes in certificate order, joined with ','.
+ *
+ * The certificate is walked with a small strict DER reader (./tls/der.ts): a certificate whose
+ * structure or lengths are wrong yields null. It reads only what the fingerprint needs, which keeps
+ * it in the tens of microseconds per certificate on the sensor's per-connection path.
  */
-import { AsnParser } from '@peculiar/asn1-schema';
-import { Certificate, type Name } from '@peculiar/asn1-x509';
-import { hash12 } from './tls/hash.js';
+import { hash12 } from './hash.js';
+import { derString, readTlv, TAG_BOOLEAN, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, TAG_SET, type Tlv } from './tls/der.js';
 
 export interface Ja4xResult {
   ja4x: string;
@@ -15,32 +17,32 @@ export interface Ja4xResult {
   names: Record<string, string>;
 }
 
-/** Short names the reference prints (x509-parser's OID registry), by dotted OID. */
+/** Short names the reference prints (x509-parser's OID registry), by OID content hex. */
 const SHORT_NAMES: Record<string, string> = {
-  '2.5.4.3': 'commonName',
-  '2.5.4.4': 'surname',
-  '2.5.4.5': 'serialNumber',
-  '2.5.4.6': 'countryName',
-  '2.5.4.7': 'localityName',
-  '2.5.4.8': 'stateOrProvinceName',
-  '2.5.4.9': 'streetAddress',
-  '2.5.4.10': 'organizationName',
-  '2.5.4.11': 'organizationalUnit',
-  '2.5.4.12': 'title',
-  '2.5.4.13': 'description',
-  '2.5.4.15': 'businessCategory',
-  '2.5.4.17': 'postalCode',
-  '2.5.4.41': 'name',
-  '2.5.4.42': 'givenName',
-  '2.5.4.43': 'initials',
-  '2.5.4.46': 'dnQualifier',
-  '2.5.4.97': 'organizationIdentifier',
-  '0.9.2342.19200300.100.1.1': 'uid',
-  '0.9.2342.19200300.100.1.25': 'domainComponent',
-  '1.2.840.113549.1.9.1': 'emailAddress',
-  '1.3.6.1.4.1.311.60.2.1.1': 'msJurisdictionLocality',
-  '1.3.6.1.4.1.311.60.2.1.2': 'msJurisdictionStateOrProvince',
-  '1.3.6.1.4.1.311.60.2.1.3': 'msJurisdictionCountry',
+  '550403': 'commonName',
+  '550404': 'surname',
+  '550405': 'serialNumber',
+  '550406': 'countryName',
+  '550407': 'localityName',
+  '550408': 'stateOrProvinceName',
+  '550409': 'streetAddress',
+  '55040a': 'organizationName',
+  '55040b': 'organizationalUnit',
+  '55040c': 'title',
+  '55040d': 'description',
+  '55040f': 'businessCategory',
+  '550411': 'postalCode',
+  '550429': 'name',
+  '55042a': 'givenName',
+  '55042b': 'initials',
+  '55042e': 'dnQualifier',
+  '550461': 'organizationIdentifier',
+  '0992268993f22c640101': 'uid',
+  '0992268993f22c640119': 'domainComponent',
+  '2a864886f70d010901': 'emailAddress',
+  '2b0601040182373c020101': 'msJurisdictionLocality',
+  '2b0601040182373c020102': 'msJurisdictionStateOrProvince',
+  '2b0601040182373c020103': 'msJurisdictionCountry',
 };
 
 /** DER content bytes of a dotted OID, as lower-case hex. */
@@ -58,39 +60,92 @@ export function oidHex(dotted: string): string {
   return Buffer.from(out).toString('hex');
 }
 
-function nameOids(name: Name, prefix: string, names: Record<string, string>): string {
-  const parts: string[] = [];
-  for (const rdn of name) {
-    for (const atv of rdn) {
-      parts.push(oidHex(atv.type));
-      const short = SHORT_NAMES[atv.type];
-      const v = atv.value;
-      const s = v.utf8String ?? v.printableString ?? v.ia5String ?? v.teletexString ?? v.bmpString ?? v.universalString;
-      if (short && s !== undefined) names[prefix + short[0].toUpperCase() + short.slice(1)] = s;
+/** RDN attribute OIDs of a Name (SEQUENCE OF SET OF SEQUENCE {OID, value}); null if malformed. */
+function nameOids(buf: Buffer, name: Tlv, prefix: string, names: Record<string, string>): string | null {
+  const rdn: Tlv = { tag: 0, start: 0, end: 0 };
+  const atv: Tlv = { tag: 0, start: 0, end: 0 };
+  const oid: Tlv = { tag: 0, start: 0, end: 0 };
+  const val: Tlv = { tag: 0, start: 0, end: 0 };
+  let out = '';
+  for (let p = name.start; p < name.end; p = rdn.end) {
+    if (!readTlv(buf, p, name.end, rdn) || rdn.tag !== TAG_SET) return null;
+    for (let q = rdn.start; q < rdn.end; q = atv.end) {
+      if (!readTlv(buf, q, rdn.end, atv) || atv.tag !== TAG_SEQUENCE) return null;
+      if (!readTlv(buf, atv.start, atv.end, oid) || oid.tag !== TAG_OID || oid.end === oid.start) return null;
+      if (!readTlv(buf, oid.end, atv.end, val)) return null;
+      const hex = buf.toString('hex', oid.start, oid.end);
+      out += (out ? ',' : '') + hex;
+      const short = SHORT_NAMES[hex];
+      if (short !== undefined) {
+        const s = derString(buf, val);
+        if (s !== null) names[prefix + short[0].toUpperCase() + short.slice(1)] = s;
+      }
     }
   }
-  return parts.join(',');
+  return out;
+}
+
+/** Extension OIDs of an Extensions SEQUENCE; null if malformed. */
+function extensionOids(buf: Buffer, exts: Tlv): string | null {
+  const ext: Tlv = { tag: 0, start: 0, end: 0 };
+  const el: Tlv = { tag: 0, start: 0, end: 0 };
+  let out = '';
+  for (let p = exts.start; p < exts.end; p = ext.end) {
+    if (!readTlv(buf, p, exts.end, ext) || ext.tag !== TAG_SEQUENCE) return null;
+    if (!readTlv(buf, ext.start, ext.end, el) || el.tag !== TAG_OID || el.end === el.start) return null;
+    out += (out ? ',' : '') + buf.toString('hex', el.start, el.end);
+    let q = el.end;
+    if (!readTlv(buf, q, ext.end, el)) return null;
+    if (tagOf(el) === TAG_BOOLEAN) {
+      q = el.end;
+      if (!readTlv(buf, q, ext.end, el)) return null;
+    }
+    if (tagOf(el) !== TAG_OCTET_STRING || el.end !== ext.end) return null;
+  }
+  return out;
+}
+
+/** Reads the tag afresh (readTlv rewrites the element, which TypeScript's narrowing does not see). */
+function tagOf(t: Tlv): number {
+  return t.tag;
 }
 
 export function ja4x(der: Uint8Array): Ja4xResult | null {
-  let cert: Certificate;
-  try {
-    cert = AsnParser.parse(der, Certificate);
-  } catch {
-    return null;
+  const buf = Buffer.isBuffer(der) ? der : Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+  const cert: Tlv = { tag: 0, start: 0, end: 0 };
+  const tbs: Tlv = { tag: 0, start: 0, end: 0 };
+  const t: Tlv = { tag: 0, start: 0, end: 0 };
+  if (!readTlv(buf, 0, buf.length, cert) || tagOf(cert) !== TAG_SEQUENCE) return null;
+  if (!readTlv(buf, cert.start, cert.end, tbs) || tbs.tag !== TAG_SEQUENCE) return null;
+  // signatureAlgorithm SEQUENCE and signatureValue BIT STRING must follow the TBS.
+  if (!readTlv(buf, tbs.end, cert.end, t) || tagOf(t) !== TAG_SEQUENCE) return null;
+  if (!readTlv(buf, t.end, cert.end, t) || tagOf(t) !== 0x03 || t.end !== cert.end) return null;
+
+  let p = tbs.start;
+  if (!readTlv(buf, p, tbs.end, t)) return null;
+  if (tagOf(t) === 0xa0) { p = t.end; if (!readTlv(buf, p, tbs.end, t)) return null; } // [0] version
+  if (tagOf(t) !== 0x02) return null; // serialNumber
+  if (!readTlv(buf, t.end, tbs.end, t) || tagOf(t) !== TAG_SEQUENCE) return null; // signature
+  const issuer: Tlv = { tag: 0, start: 0, end: 0 };
+  if (!readTlv(buf, t.end, tbs.end, issuer) || issuer.tag !== TAG_SEQUENCE) return null;
+  if (!readTlv(buf, issuer.end, tbs.end, t) || tagOf(t) !== TAG_SEQUENCE) return null; // validity
+  const subject: Tlv = { tag: 0, start: 0, end: 0 };
+  if (!readTlv(buf, t.end, tbs.end, subject) || tagOf(subject) !== TAG_SEQUENCE) return null;
+  if (!readTlv(buf, subject.end, tbs.end, t) || tagOf(t) !== TAG_SEQUENCE) return null; // subjectPublicKeyInfo
+  let exts = '';
+  for (p = t.end; p < tbs.end; p = t.end) {
+    if (!readTlv(buf, p, tbs.end, t)) return null;
+    if (tagOf(t) === 0x81 || tagOf(t) === 0x82) continue; // issuer/subject unique IDs
+    if (tagOf(t) !== 0xa3) return null;
+    const seq: Tlv = { tag: 0, start: 0, end: 0 };
+    if (!readTlv(buf, t.start, t.end, seq) || tagOf(seq) !== TAG_SEQUENCE || seq.end !== t.end) return null;
+    const e = extensionOids(buf, seq);
+    if (e === null) return null;
+    exts = e;
   }
-  const tbs = cert.tbsCertificate;
   const names: Record<string, string> = {};
-  try {
-    const issuer = nameOids(tbs.issuer, 'issuer', names);
-    const subject = nameOids(tbs.subject, 'subject', names);
-    const exts = (tbs.extensions ?? []).map((e) => oidHex(e.extnID)).join(',');
-    return {
-      ja4x: `${hash12(issuer)}_${hash12(subject)}_${hash12(exts)}`,
-      ja4x_r: `${issuer}_${subject}_${exts}`,
-      names,
-    };
-  } catch {
-    return null;
-  }
+  const i = nameOids(buf, issuer, 'issuer', names);
+  const s = nameOids(buf, subject, 'subject', names);
+  if (i === null || s === null) return null;
+  return { ja4x: `${hash12(i)}_${hash12(s)}_${hash12(exts)}`, ja4x_r: `${i}_${s}_${exts}`, names };
 }

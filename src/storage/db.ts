@@ -17,7 +17,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 export const silentLogger: Logger = () => {};
 
-export type StorageErrorCode = 'SCHEMA_TOO_NEW' | 'NOT_SENSOR_DB' | 'OPEN_FAILED' | 'MISSING';
+export type StorageErrorCode = 'SCHEMA_TOO_NEW' | 'NOT_SENSOR_DB' | 'OPEN_FAILED' | 'MISSING' | 'DISK_FULL';
 
 /** A storage failure a person can act on; `code` tells callers which exit code to use. */
 export class StorageError extends Error {
@@ -110,10 +110,28 @@ function inspect(file: string): Inspection {
     return { state: 'ok', version: schemaVersionOf(db), foreign: isForeignDb(db) };
   } catch (err) {
     if (isCorruptionError(err)) return { state: 'corrupt', reason: `${sqliteCode(err)}: ${(err as Error).message}` };
-    throw new StorageError('OPEN_FAILED', `cannot read database ${file}: ${(err as Error).message}`);
+    throw openFailure(file, err);
   } finally {
     db?.close();
   }
+}
+
+/** True when the filesystem holding `file` has no free blocks left. */
+function diskFull(file: string): boolean {
+  try {
+    const st = fs.statfsSync(path.dirname(path.resolve(file)));
+    return st.bavail === 0 || st.bfree === 0;
+  } catch {
+    return false;
+  }
+}
+
+function openFailure(file: string, err: unknown): StorageError {
+  const msg = (err as Error).message;
+  if (sqliteCode(err) === 'SQLITE_FULL' || diskFull(file)) {
+    return new StorageError('DISK_FULL', `cannot open database ${file}: no space left on its filesystem (${msg}); free some space (WAL mode needs room for its index file)`);
+  }
+  return new StorageError('OPEN_FAILED', `cannot open database ${file}: ${msg}`);
 }
 
 /** `PRAGMA quick_check` as one string: 'ok' or the first problems found. */
@@ -261,6 +279,11 @@ export function openSensorDb(file: string, options: OpenOptions = {}): SensorDb 
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const db = new Database(file, { timeout: options.busyTimeoutMs ?? 2000 });
   try {
+    try {
+      db.pragma('schema_version'); // the first read: opens the WAL index, fails here on a full disk
+    } catch (err) {
+      throw openFailure(file, err);
+    }
     applyWriterPragmas(db, journalSizeLimit, options.cacheSizeKb ?? 8192);
     const { from, to } = migrate(db, now());
     if (from !== to) log('info', from === 0 ? `created database ${file} (schema ${to})` : `migrated ${file} from schema ${from} to ${to}`);
@@ -273,7 +296,13 @@ export function openSensorDb(file: string, options: OpenOptions = {}): SensorDb 
       })();
       meta = readMeta(db);
     }
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    try {
+      // Fold a WAL left by a crash into the file now, while nothing else is running.
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      // A full disk must not stop the sensor from starting: the WAL stays valid and is read as is.
+      log('warn', `start-up checkpoint of ${file} failed (${(err as Error).message}); continuing with the WAL as it is`);
+    }
     return makeHandle(db, file, false, meta, to, journalSizeLimit, recovery);
   } catch (err) {
     db.close();

@@ -104,3 +104,10 @@ describe('ja4', () => {
     expect(fp(clientHelloBody({ ciphers, extensions: null }))).toMatch(/^t12i9900/);
   });
 });
+
+test('original-order forms match the reference example', () => {
+  const body = chromeLikeHello();
+  const r = ja4(parseClientHello(body, 0, body.length)!, true);
+  expect(r.ja4_ro.startsWith('t13d1516h2_1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035_')).toBe(true);
+  expect(r.ja4_o?.split('_')[1]).toBe('acb858a92679');
+});

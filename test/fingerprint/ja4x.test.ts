@@ -1,12 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { ja4x, oidHex } from '../../src/fingerprint/ja4x.js';
-import { hash12 } from '../../src/fingerprint/tls/hash.js';
+import { hash12 } from '../../src/fingerprint/hash.js';
+import { readTlv } from '../../src/fingerprint/tls/der.js';
 
 const h12 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
 const der = readFileSync(new URL('../fixtures/tls/selfsigned-ec.der', import.meta.url));
 
 describe('ja4x', () => {
+  test('the fixture starts with a two-byte long-form length (as the padding test assumes)', () => {
+    expect(der[0]).toBe(0x30);
+    expect(der[1]).toBe(0x82);
+  });
+
   test('hash12 follows the reference (its own test vector, and zeros for empty)', () => {
     expect(hash12('551d0f,551d25,551d11')).toBe('aae71e8db6d7');
     expect(hash12('')).toBe('000000000000');
@@ -27,6 +33,20 @@ describe('ja4x', () => {
       issuerCountryName: 'US', issuerOrganizationName: 'Test Org', issuerCommonName: 'example.com',
       subjectCountryName: 'US', subjectOrganizationName: 'Test Org', subjectCommonName: 'example.com',
     });
+  });
+
+  test('the DER reader is strict: indefinite, non-minimal and overlong lengths are rejected', () => {
+    const tlv = { tag: 0, start: 0, end: 0 };
+    expect(readTlv(Buffer.from('300100', 'hex'), 0, 3, tlv)).toBe(true);
+    expect(readTlv(Buffer.from('308000', 'hex'), 0, 3, tlv)).toBe(false); // indefinite
+    expect(readTlv(Buffer.from('30810100', 'hex'), 0, 4, tlv)).toBe(false); // long form for a short length
+    expect(readTlv(Buffer.from('3082000100', 'hex'), 0, 5, tlv)).toBe(false); // leading zero length byte
+    expect(readTlv(Buffer.from('3005000000', 'hex'), 0, 5, tlv)).toBe(false); // runs past its parent
+    expect(readTlv(Buffer.from('1f2100', 'hex'), 0, 3, tlv)).toBe(false); // multi-byte tag
+    // A certificate with trailing bytes inside its outer SEQUENCE is not a certificate.
+    const padded = Buffer.concat([der, Buffer.of(0)]);
+    padded.writeUInt16BE(padded.readUInt16BE(2) + 1, 2);
+    expect(ja4x(padded)).toBeNull();
   });
 
   test('bad DER yields null, never an exception', () => {

@@ -89,3 +89,124 @@ describe('save and load', () => {
     a.store.close();
   });
 });
+
+describe('wear-aware flush', () => {
+  let dir: string;
+  beforeEach(() => { dir = tempDir(); });
+  afterEach(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+
+  const fileState = (dbPath: string) =>
+    ['', '-wal', '-shm'].map((s) => (fs.existsSync(dbPath + s) ? `${fs.statSync(dbPath + s).size}@${fs.statSync(dbPath + s).mtimeMs}` : 'absent'));
+
+  test('an idle sensor writes 0 bytes to its database files', async () => {
+    const dbPath = path.join(dir, 'sensor.db');
+    const a = fresh(dbPath, { flushIntervalMs: 20 });
+    for (let i = 0; i < 10; i++) a.profiler.observe(K, `c${i}`, i);
+    expect(a.persister.flushNow().bytes).toBeGreaterThan(0);
+    const before = fileState(dbPath);
+    a.persister.start();
+    await new Promise((r) => setTimeout(r, 300)); // ~15 timer flushes with nothing to write
+    const manual = a.persister.flushNow();
+    expect(manual).toMatchObject({ ok: true, idle: true, bytes: 0, pages: 0, rows: 0 });
+    expect(fileState(dbPath)).toEqual(before);
+    expect(a.persister.stats().flushes).toBe(1);
+    a.persister.stop();
+    a.store.close();
+  });
+
+  test('write accounting: rows, pages and bytes per flush, summed per day', () => {
+    const dbPath = path.join(dir, 'sensor.db');
+    const a = fresh(dbPath);
+    let total = 0;
+    for (let f = 0; f < 3; f++) {
+      for (let i = 0; i < 100; i++) a.profiler.observe(`ja4>ja4t:a${i}`, 'c', f * 100 + i);
+      const r = a.persister.flushNow();
+      expect(r.rows).toBe(100);
+      expect(r.pages).toBe(r.walFrames + r.checkpointedPages);
+      expect(r.walFrames).toBeGreaterThan(0);
+      // Frames carry a 24-byte header; a WAL restarted from its start also rewrites its 32-byte header.
+      const extra = r.bytes - (r.walFrames * (a.store.pageSize + 24) + r.checkpointedPages * a.store.pageSize);
+      expect([0, 32]).toContain(extra);
+      total += r.bytes;
+      expect(r.dayBytes).toBe(total);
+      expect(r.day).toBe(new Date().toISOString().slice(0, 10));
+      if (fs.existsSync('/proc/self/io')) expect(typeof r.dayProcWriteBytes).toBe('number');
+    }
+    expect(a.persister.stats()).toMatchObject({ flushes: 3, dayBytes: total, totalBytes: total });
+    a.store.close();
+  });
+
+  test('evicted profiles are deleted at the next flush', () => {
+    const dbPath = path.join(dir, 'sensor.db');
+    const store = openSensorDb(dbPath);
+    const profiler = new BehaviorProfiler({ maxCompanionsPerAnchor: 2, maxAnchors: 2 });
+    loadProfiles(store.db, profiler);
+    const persister = new Persister(store, profiler, { snapshotIntervalMs: 0 });
+    profiler.observe('ja4>ja4t:A', 'old', 1);
+    profiler.observe('ja4>ja4t:A', 'kept', 2);
+    profiler.observe('ja4>ja4t:B', 'x', 3);
+    persister.flushNow();
+    profiler.observe('ja4>ja4t:A', 'new', 4); // evicts A/old
+    profiler.observe('ja4>ja4t:C', 'x', 5);   // evicts anchor B
+    const r = persister.flushNow();
+    expect(r.deletes).toBe(2);
+    const keys = () => [...iterateProfiles(store.db)].map((e) => `${e.anchor_key}/${e.companion_key}`);
+    expect(keys()).toEqual(['ja4>ja4t:A/kept', 'ja4>ja4t:A/new', 'ja4>ja4t:C/x']);
+    persister.stop(); // compaction applies the deletions to the base table
+    expect(keys()).toEqual(['ja4>ja4t:A/kept', 'ja4>ja4t:A/new', 'ja4>ja4t:C/x']);
+    expect(store.db.prepare('SELECT COUNT(*) AS n FROM behavior_profiles').get()).toEqual({ n: 3 });
+    store.close();
+    const again = fresh(dbPath);
+    expect(again.profiler.serialize().map((e) => `${e.anchor_key}/${e.companion_key}`).sort())
+      .toEqual(['ja4>ja4t:A/kept', 'ja4>ja4t:A/new', 'ja4>ja4t:C/x']);
+    again.store.close();
+  });
+
+  test('the alerts table is bounded by rows and by days', () => {
+    const dbPath = path.join(dir, 'sensor.db');
+    const now = Date.now();
+    const a = fresh(dbPath, { alertMaxRows: 5, alertMaxDays: 2 });
+    const verdict = { kind: 'new_companion' as const, severity: 'medium' as const, anchor: K, companion: 'c', count: 1, total_seen: 60, message: 'm' };
+    const flow = { src_ip: '10.0.0.1', src_port: 1, dest_ip: '10.0.0.2', dest_port: 443, proto: 'tcp' };
+    a.persister.addAlert(buildAlert(verdict, flow, 's', now - 5 * 86_400_000), now - 5 * 86_400_000);
+    for (let i = 0; i < 12; i++) a.persister.addAlert(buildAlert({ ...verdict, companion: `c${i}` }, flow, 's', now), now);
+    expect(a.persister.flushNow()).toMatchObject({ ok: true, alerts: 13 });
+    const rows = a.store.db.prepare('SELECT companion FROM alerts ORDER BY id').all() as { companion: string }[];
+    expect(rows.map((r) => r.companion)).toEqual(['c7', 'c8', 'c9', 'c10', 'c11']);
+    a.store.close();
+  });
+
+  test('high-severity alerts are written at once, without waiting for the flush', async () => {
+    const dbPath = path.join(dir, 'sensor.db');
+    const a = fresh(dbPath, { flushIntervalMs: 60_000, urgentAlertDelayMs: 10 });
+    a.persister.start();
+    a.profiler.observe(K, 'x', 1); // a profile change that must wait for the periodic flush
+    const verdict = { kind: 'new_companion' as const, severity: 'high' as const, anchor: K, companion: 'c', count: 1, total_seen: 60, message: 'm' };
+    a.persister.addAlert(buildAlert(verdict, { src_ip: '1.1.1.1', src_port: 1, dest_ip: '2.2.2.2', dest_port: 2, proto: 6 }, 's', Date.now()));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.store.db.prepare('SELECT COUNT(*) AS n FROM alerts').get()).toEqual({ n: 1 });
+    expect(a.profiler.dirtyCount).toBe(1);
+    a.persister.stop();
+    a.store.close();
+  });
+
+  test('an exceeded write budget stretches the interval up to the maximum, logged; shutdown still flushes', () => {
+    const dbPath = path.join(dir, 'sensor.db');
+    const { log, lines } = collectingLogger();
+    let t = Date.parse('2024-05-01T12:00:00Z');
+    const a = fresh(dbPath, { flushIntervalMs: 1000, maxIntervalMs: 8000, writeBudgetMbPerDay: 0.5, log, now: () => t });
+    const intervals: number[] = [];
+    for (let f = 0; f < 6; f++) {
+      t += a.persister.currentIntervalMs;
+      for (let i = 0; i < 200; i++) a.profiler.observe(`ja4>ja4t:a${f}-${i}`, 'c', t);
+      intervals.push(a.persister.flushNow('timer').intervalMs);
+    }
+    expect(intervals[0]).toBe(2000);
+    expect(Math.max(...intervals)).toBe(8000);
+    expect(intervals[intervals.length - 1]).toBe(8000);
+    expect(lines.find((l) => l.message.includes('stretched'))?.message).toMatch(/write budget 0\.5 MB\/day: .* flush interval stretched from 1 s to 2 s/);
+    a.profiler.observe(K, 'last', t);
+    expect(a.persister.stop()).toMatchObject({ ok: true, rows: 1 });
+    a.store.close();
+  });
+});

@@ -24,8 +24,25 @@ const LABELS = new Set<string>([
 /** Bounds memory on a hostile or huge key log: at most this many client randoms are kept. */
 export const MAX_SECRET_ENTRIES = 100_000;
 
+/** Caches "does the store hold secrets for this client random?" until the store changes. */
+export class KeyedCache {
+  private gen = -1;
+  private value = false;
+
+  has(store: SecretsStore | null, random: Buffer | undefined): boolean {
+    if (!store || !random || store.size === 0) return false;
+    if (store.generation !== this.gen) {
+      this.gen = store.generation;
+      this.value = store.has(random);
+    }
+    return this.value;
+  }
+}
+
 export class SecretsStore {
   private readonly byRandom = new Map<string, Map<SecretLabel, Buffer>>();
+  /** Bumped on every change, so callers can cache lookups until new secrets arrive. */
+  generation = 0;
 
   get size(): number {
     return this.byRandom.size;
@@ -50,6 +67,7 @@ export class SecretsStore {
       }
       entry.set(label as SecretLabel, Buffer.from(secret, 'hex'));
       added++;
+      this.generation++;
     }
     return added;
   }
@@ -76,6 +94,7 @@ export class SecretsStore {
 
   clear(): void {
     this.byRandom.clear();
+    this.generation++;
   }
 }
 

@@ -6,7 +6,7 @@
  * Handshake packets (certificates) and 1-RTT packets (HTTP/3 streams) are decrypted too.
  */
 import { TlsSession, type TlsSessionEvents } from '../tls/session.js';
-import type { SecretsStore, SecretLabel } from '../decrypt/secrets.js';
+import { KeyedCache, type SecretsStore, type SecretLabel } from '../decrypt/secrets.js';
 import { isSupportedVersion, keysFromSecret, nextGeneration, quicInitialKeys, type PacketKeys } from './keys.js';
 import { openPacket, parseLongHeader, type LongType } from './packet.js';
 import { walkFrames, type FrameSink } from './frames.js';
@@ -40,6 +40,7 @@ export class QuicConnection {
   private readonly largest = [[-1, -1], [-1, -1], [-1, -1]];
   private readonly crypto: OrderedStream[][];
   private readonly streams = new Map<number, OrderedStream>();
+  private readonly keyed = new KeyedCache();
 
   constructor(private readonly events: QuicEvents, private readonly secrets: SecretsStore | null) {
     this.tls = new TlsSession(events, null);
@@ -51,7 +52,7 @@ export class QuicConnection {
   get done(): boolean {
     if (this.notQuic) return true;
     if (!this.tls.clientHello || !this.tls.serverHello) return false;
-    return !this.secrets || !this.secrets.has(this.tls.clientHello.random);
+    return !this.keyed.has(this.secrets, this.tls.clientHello.random);
   }
 
   onDatagram(fromClient: boolean, buf: Buffer, off: number, len: number): void {
@@ -112,6 +113,8 @@ export class QuicConnection {
   }
 
   private openShort(d: number, buf: Buffer, p: number, end: number): void {
+    // Only requests are fingerprinted: the server's 1-RTT packets (the bulk: responses) stay sealed.
+    if (d !== CLIENT || !this.events.streamData) return;
     const app = this.secretKeys('app');
     const keys = app?.[d];
     if (!app || !keys) return;
@@ -137,11 +140,13 @@ export class QuicConnection {
 
   private onStream(d: number, id: number, offset: number, b: Buffer, o: number, l: number, fin: boolean): void {
     if (!this.events.streamData) return;
-    let s = this.streams.get(id);
+    // Both endpoints send on a bidirectional stream: one reassembly per stream and direction.
+    const key = id * 2 + d;
+    let s = this.streams.get(key);
     if (!s) {
       if (this.streams.size >= MAX_STREAMS) return;
       s = new OrderedStream((data, off, len) => this.events.streamData!(d === CLIENT, id, data.subarray(off, off + len), false));
-      this.streams.set(id, s);
+      this.streams.set(key, s);
     }
     s.insert(offset, b, o, l);
     if (fin && s.delivered === offset + l) this.events.streamData(d === CLIENT, id, Buffer.alloc(0), true);
@@ -151,7 +156,7 @@ export class QuicConnection {
     const cached = kind === 'handshake' ? this.handshakeKeys : this.appKeys;
     if (cached) return cached;
     const ch = this.tls.clientHello;
-    if (!this.secrets || !ch || !this.tls.cipher || !this.secrets.has(ch.random)) return null;
+    if (!this.secrets || !ch || !this.tls.cipher || !this.keyed.has(this.secrets, ch.random)) return null;
     const labels: [SecretLabel, SecretLabel] = kind === 'handshake'
       ? ['SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_HANDSHAKE_TRAFFIC_SECRET']
       : ['SERVER_TRAFFIC_SECRET_0', 'CLIENT_TRAFFIC_SECRET_0'];

@@ -3,7 +3,7 @@
  * overlapping or repeated, and hands the in-order bytes on as they become contiguous. Pending
  * out-of-order data is capped, so a hostile peer cannot grow it without bound.
  */
-export const MAX_PENDING = 128 * 1024;
+export const MAX_PENDING = 64 * 1024;
 
 export class OrderedStream {
   /** Bytes delivered so far (the next expected offset). */

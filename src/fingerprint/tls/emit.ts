@@ -22,7 +22,7 @@ export class HandshakeEmitter implements TlsSessionEvents {
     const ctx = this.ctx!;
     if (!ctx.enabled('ja4')) return;
     const r = ja4(ch);
-    const extra: Record<string, unknown> = { ja4_r: r.ja4_r, ja4_o: r.ja4_o, ja4_ro: r.ja4_ro };
+    const extra: Record<string, unknown> = { ja4_r: r.ja4_r, ja4_ro: r.ja4_ro };
     if (ch.sni !== null) extra.sni = ch.sni;
     ctx.emit(this.flow, 'ja4', r.ja4, this.pkt!.frame, extra);
   }

@@ -16,7 +16,7 @@ export const CT_APPLICATION_DATA = 23;
 /** Largest record body (2^14 + 2048, TLS 1.2 ciphertext limit). */
 export const MAX_RECORD = 16384 + 2048;
 /** Largest handshake message we reassemble (certificate chains are the big ones). */
-export const MAX_HANDSHAKE = 256 * 1024;
+export const MAX_HANDSHAKE = 64 * 1024;
 /** How many leading bytes we search for the first TLS record (SOCKS, HTTP CONNECT, STARTTLS preambles). */
 export const MAX_SYNC_SCAN = 16 * 1024;
 
@@ -84,11 +84,33 @@ export class RecordReader {
 
   push(data: Buffer, off = 0, len = data.length - off): void {
     if (this.dead || len <= 0) return;
-    const end = Math.min(data.length, off + len);
+    let end = Math.min(data.length, off + len);
     if (!this.synced) {
-      const start = this.findSync(data, off, end);
-      if (start < 0) return;
-      off = start;
+      // A header cut by the last piece boundary: look at the few bytes kept plus the first new ones
+      // (a tiny copy; the piece itself is scanned in place).
+      let tail: Buffer = data;
+      let tailEnd = end;
+      if (this.carry.len > 0) {
+        const kept = this.carry.len;
+        const joined = Buffer.concat([this.carry.buf!.subarray(0, kept), data.subarray(off, Math.min(end, off + 6))]);
+        this.carry.len = 0;
+        for (let i = 0; i < kept; i++) {
+          if (joined[i] === CT_HANDSHAKE && looksLikeRecord(joined, i, joined.length, this.syncHandshakeType)) {
+            this.synced = true;
+            this.carry.append(joined, i, kept - i, MAX_RECORD + 5); // the rest of the header follows in `data`
+            break;
+          }
+        }
+        if (end - off < 6) { tail = joined; tailEnd = joined.length; }
+      }
+      if (!this.synced) {
+        const start = this.findSync(data, off, end);
+        if (start < 0) {
+          if (!this.dead) this.keepTail(tail, Math.max(tail === data ? off : 0, tailEnd - 5), tailEnd);
+          return;
+        }
+        off = start;
+      }
     }
     // Finish a record cut by the previous piece.
     if (this.carry.len > 0) {
@@ -118,6 +140,13 @@ export class RecordReader {
       off += 5 + rlen;
     }
     if (off < end) this.carry.append(data, off, end - off, MAX_RECORD + 5);
+  }
+
+  /** Keeps the last bytes of an unsynced piece if a record header could start in them. */
+  private keepTail(buf: Buffer, from: number, end: number): void {
+    for (let i = from; i < end; i++) {
+      if (buf[i] === CT_HANDSHAKE) { this.carry.append(buf, i, end - i, MAX_RECORD + 5); return; }
+    }
   }
 
   /** After lost bytes: search for the first record again (`resync`), or stop. */

@@ -10,7 +10,7 @@ import { parseCertificateList, decompressCertificate } from './certificate.js';
 import {
   CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HandshakeReader, RecordReader,
 } from './records.js';
-import type { SecretsStore } from '../decrypt/secrets.js';
+import { KeyedCache, type SecretsStore } from '../decrypt/secrets.js';
 import { Tls13Direction, tls13Suite, tls12Keys, type Tls12Direction } from '../decrypt/tls.js';
 
 export const HS_CLIENT_HELLO = 1;
@@ -20,6 +20,7 @@ export const HS_CERTIFICATE = 11;
 export const HS_COMPRESSED_CERTIFICATE = 25;
 
 const EXT_ENCRYPT_THEN_MAC = 0x0016;
+/** ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3). */
 const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
 
 export interface TlsSessionEvents {
@@ -46,6 +47,8 @@ export class TlsSession {
   private readonly records: [RecordReader, RecordReader];
   private readonly handshakes: [HandshakeReader, HandshakeReader];
   private readonly ccs = [false, false];
+  private helloRetry = false;
+  private readonly keyed = new KeyedCache();
   private keysLooked = false;
   private tls13: [Tls13Direction, Tls13Direction] | null = null;
   private tls12: [Tls12Direction, Tls12Direction] | null = null;
@@ -93,13 +96,12 @@ export class TlsSession {
     if (this.records[d].dead) return true;
     if (this.hasKeys()) return false;
     if (fromClient) return this.clientHello !== null && (this.serverHello !== null || this.secrets === null || this.secrets.size === 0);
-    if (!this.serverHello) return false;
+    if (!this.serverHello || this.helloRetry) return false;
     return this.tls13Negotiated || this.ccs[SERVER];
   }
 
   private hasKeys(): boolean {
-    if (!this.secrets || this.secrets.size === 0 || !this.clientHello) return false;
-    return this.secrets.has(this.clientHello.random);
+    return this.clientHello !== null && this.keyed.has(this.secrets, this.clientHello.random);
   }
 
   private onRecord(d: number, type: number, _version: number, buf: Buffer, off: number, len: number): void {
@@ -154,7 +156,9 @@ export class TlsSession {
           this.serverHello = sh;
           this.events.serverHello(sh);
         }
-        if (sh.random.equals(HRR_RANDOM)) this.version = 0; // the real ServerHello follows
+        // A HelloRetryRequest keeps the first place for JA4S; the real ServerHello that follows
+        // only updates the version and cipher used for decryption.
+        this.helloRetry = sh.random.equals(HRR_RANDOM);
         return;
       }
       case HS_ENCRYPTED_EXTENSIONS:
