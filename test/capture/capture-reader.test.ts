@@ -330,6 +330,27 @@ describe('damage: frames up to the damage, then a CaptureFormatError naming the 
     expectFormatError(read(dsbLong).error, shb.length, /decryption secrets block \(length\)/);
   });
 
+  test('chunking never changes the outcome, damaged or not: same frames, same error, same offset', () => {
+    const captures = [pcap, twoSectionCapture().bytes, pcapFile(three.map((data) => ({ data })), { bigEndian: true, nano: true })];
+    const rand = rng(777);
+    const summary = (r: ReadResult) => ({ frames: r.frames, error: r.error === null ? null : (r.error as Error).message });
+    for (let trial = 0; trial < 1500; trial++) {
+      const src = captures[trial % captures.length];
+      const bytes = Buffer.from(src.subarray(0, rand() < 0.3 ? Math.floor(rand() * src.length) : src.length));
+      const flips = Math.floor(rand() * 4);
+      for (let i = 0; i < flips && bytes.length > 0; i++) bytes[Math.floor(rand() * bytes.length)] ^= 1 << Math.floor(rand() * 8);
+      if (rand() < 0.3 && bytes.length > 40) {
+        // A length field of some record or block set to a small or huge value.
+        const at = 4 * Math.floor(rand() * (bytes.length / 4 - 1));
+        bytes.writeUInt32LE([0, 8, 12, 13, 0xffff, 0xffffffff][Math.floor(rand() * 6)], at);
+      }
+      const whole = summary(read(bytes));
+      for (const size of [1, 1 + Math.floor(rand() * 40)]) {
+        expect({ trial, size, ...summary(read(bytes, size)) }).toEqual({ trial, size, ...whole });
+      }
+    }
+  });
+
   test('random damage to a valid capture only ever ends in a CaptureFormatError', () => {
     const captures = [pcap, twoSectionCapture().bytes, pcapFile(three.map((data) => ({ data })), { bigEndian: true })];
     const rand = rng(20240101);
