@@ -51,14 +51,23 @@ export interface ShardConfig {
 export type ShardMessage =
   | { type: 'progress'; shard: number; inputs: number }
   | { type: 'failure'; failure: FailureReport }
-  | { type: 'done'; shard: number; frameInputs: number; fileInputs: number; frames: number; rounds: number; ms: number };
+  | { type: 'done'; shard: number; frameInputs: number; fileInputs: number; frames: number; rounds: number; ms: number; records: number; maxMs: number };
 
 /** Heartbeat slots per shard: frames handled (ever-increasing), round or file index, fed index, phase (0 frames, 1 files). */
 export const HB_SLOTS = 4;
 
-function engineWith(secrets: readonly [number, Buffer][]): FingerprintEngine {
+/** What a campaign saw: fingerprints emitted (proof the engine got past the damage) and the slowest input. */
+export interface FeedStats {
+  records: number;
+  maxMs: number;
+}
+
+function engineWith(secrets: readonly [number, Buffer][], stats?: FeedStats): FingerprintEngine {
   // Serialise every record, as the CLI and daemon do: a value JSON cannot carry is a bug too.
-  const engine = new FingerprintEngine((record) => { JSON.stringify(record); });
+  const engine = new FingerprintEngine((record) => {
+    JSON.stringify(record);
+    if (stats) stats.records++;
+  });
   for (const [type, data] of secrets) engine.addSecrets(type, data);
   return engine;
 }
@@ -68,8 +77,8 @@ function rawFrame(f: Fed, i: number): RawFrame {
 }
 
 /** Feeds frames to a fresh engine, then flushes it; the first exception or slow input, else null. */
-export function feedFrames(secrets: readonly [number, Buffer][], fed: readonly Fed[], slowMs: number, tick?: (i: number) => void): Problem | null {
-  const engine = engineWith(secrets);
+export function feedFrames(secrets: readonly [number, Buffer][], fed: readonly Fed[], slowMs: number, tick?: (i: number) => void, stats?: FeedStats): Problem | null {
+  const engine = engineWith(secrets, stats);
   for (let i = 0; i < fed.length; i++) {
     tick?.(i);
     const t = performance.now();
@@ -79,6 +88,7 @@ export function feedFrames(secrets: readonly [number, Buffer][], fed: readonly F
       return { at: i, error };
     }
     const ms = performance.now() - t;
+    if (stats && ms > stats.maxMs) stats.maxMs = ms;
     if (ms > slowMs) return { at: i, slowMs: ms };
   }
   const t = performance.now();
@@ -88,6 +98,7 @@ export function feedFrames(secrets: readonly [number, Buffer][], fed: readonly F
     return { at: fed.length, error };
   }
   const ms = performance.now() - t;
+  if (stats && ms > stats.maxMs) stats.maxMs = ms;
   return ms > slowMs ? { at: fed.length, slowMs: ms } : null;
 }
 
@@ -95,8 +106,8 @@ export function feedFrames(secrets: readonly [number, Buffer][], fed: readonly F
  * A whole capture file through the reader (in the given chunk sizes) into a fresh engine. A
  * CaptureFormatError is the clean end of a damaged file; anything else escaping is a failure.
  */
-export function feedFile(bytes: Buffer, chunkSizes: readonly number[] | null, slowMs: number, tick?: () => void): Problem | null {
-  const engine = engineWith([]);
+export function feedFile(bytes: Buffer, chunkSizes: readonly number[] | null, slowMs: number, tick?: () => void, stats?: FeedStats): Problem | null {
+  const engine = engineWith([], stats);
   let slow = 0;
   const reader = new CaptureReader((f) => {
     tick?.();
@@ -104,6 +115,10 @@ export function feedFile(bytes: Buffer, chunkSizes: readonly number[] | null, sl
     engine.handleFrame(f);
     slow = Math.max(slow, performance.now() - t);
   }, (type, data) => engine.addSecrets(type, data));
+  const done = (p: Problem | null) => {
+    if (stats && slow > stats.maxMs) stats.maxMs = slow;
+    return p;
+  };
   try {
     if (chunkSizes === null) {
       reader.push(bytes);
@@ -117,14 +132,14 @@ export function feedFile(bytes: Buffer, chunkSizes: readonly number[] | null, sl
     }
     reader.end();
   } catch (error) {
-    if (!(error instanceof CaptureFormatError)) return { at: -1, error };
+    if (!(error instanceof CaptureFormatError)) return done({ at: -1, error });
   }
   try {
     engine.finish();
   } catch (error) {
-    return { at: -1, error };
+    return done({ at: -1, error });
   }
-  return slow > slowMs ? { at: -1, slowMs: slow } : null;
+  return done(slow > slowMs ? { at: -1, slowMs: slow } : null);
 }
 
 /** The frames as a pcapng the reader replays identically: an interface per link type, ns timestamps, the secrets. */
@@ -212,6 +227,7 @@ async function shardMain(cfg: ShardConfig): Promise<void> {
   let fileInputs = 0;
   let frames = 0;
   let rounds = 0;
+  const stats: FeedStats = { records: 0, maxMs: 0 };
   let lastProgress = started;
   const progress = () => {
     if (performance.now() - lastProgress > 2000) {
@@ -226,7 +242,7 @@ async function shardMain(cfg: ShardConfig): Promise<void> {
     const problem = feedFrames(round.capture.secrets, round.fed, cfg.slowMs, (i) => {
       Atomics.store(hb, base + 2, i);
       Atomics.add(hb, base, 1);
-    });
+    }, stats);
     frameInputs += round.mutated;
     frames += round.fed.length;
     rounds++;
@@ -244,7 +260,7 @@ async function shardMain(cfg: ShardConfig): Promise<void> {
     const problem = feedFile(input.bytes, input.chunkSizes, cfg.slowMs, () => {
       Atomics.add(hb, base, 1);
       frames++;
-    });
+    }, stats);
     Atomics.add(hb, base, 1);
     fileInputs++;
     if (problem !== null) {
@@ -252,7 +268,7 @@ async function shardMain(cfg: ShardConfig): Promise<void> {
     }
     progress();
   }
-  post({ type: 'done', shard: cfg.shard, frameInputs, fileInputs, frames, rounds, ms: performance.now() - started });
+  post({ type: 'done', shard: cfg.shard, frameInputs, fileInputs, frames, rounds, ms: performance.now() - started, ...stats });
 }
 
 if (!isMainThread && (workerData as ShardConfig | undefined)?.campaign === true) {

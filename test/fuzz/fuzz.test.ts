@@ -88,7 +88,7 @@ function buildWorker(): { dir: string; entry: string } {
   return { dir: out, entry: join(out, 'test/fuzz/campaign.js') };
 }
 
-interface Done { frameInputs: number; fileInputs: number; frames: number; rounds: number; ms: number }
+interface Done { frameInputs: number; fileInputs: number; frames: number; rounds: number; ms: number; records: number; maxMs: number }
 
 const corpusPresent = existsSync(corpusDir);
 if (!corpusPresent) console.warn(`fuzz campaign skipped: ${corpusDir} not found (the shared conformance captures are not beside the repository)`);
@@ -159,16 +159,21 @@ if (!corpusPresent) console.warn(`fuzz campaign skipped: ${corpusDir} not found 
     const fileInputs = done.reduce((n, d) => n + d.fileInputs, 0);
     const frames = done.reduce((n, d) => n + d.frames, 0);
     const rounds = done.reduce((n, d) => n + d.rounds, 0);
+    const records = done.reduce((n, d) => n + d.records, 0);
+    const slowest = done.reduce((n, d) => Math.max(n, d.maxMs), 0);
     const seconds = (Date.now() - started) / 1000;
     console.log(
       `fuzz: seed ${SEED} (FUZZ_SEED), ${(frameInputs + fileInputs).toLocaleString('en-US')} mutated inputs ` +
       `(${frameInputs.toLocaleString('en-US')} frames in ${rounds.toLocaleString('en-US')} rounds over ${captures.length} captures, ` +
       `${fileInputs.toLocaleString('en-US')} whole damaged files), ${frames.toLocaleString('en-US')} frames handled, ` +
+      `${records.toLocaleString('en-US')} fingerprints emitted, slowest input ${slowest.toFixed(1)} ms, ` +
       `${seconds.toFixed(1)} s on ${THREADS} thread(s); failures: ${failures.length}` +
       failures.map((f) => `\n  ${f.kind} (${f.level}) ${f.capture} #${f.index} [${f.op ?? ''}]: ${f.message}\n    saved as test/fixtures/fuzz-regressions/${f.fixtureName}\n    ${f.stack.split('\n').slice(0, 6).join('\n    ')}`).join(''),
     );
     expect(failures.map((f) => `${f.kind} ${f.level} ${f.capture} #${f.index}: ${f.message} → ${f.fixtureName}`)).toEqual([]);
     expect(done).toHaveLength(THREADS);
     expect(frameInputs + fileInputs).toBeGreaterThanOrEqual(COUNT);
+    // The engine got past the damage to real work, not just rejections.
+    if (COUNT >= 1000) expect(records).toBeGreaterThan(0);
   }, 30 * 60 * 1000);
 });

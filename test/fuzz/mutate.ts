@@ -247,6 +247,7 @@ function setField(rand: () => number, b: Buffer, f: Field): string {
 const FRAME_OPS = [
   'bitflip', 'bitflip', 'bitflip', 'overwrite', 'truncate', 'append', 'length', 'length', 'length', 'length',
   'duplicate', 'retransmit-different', 'reorder', 'reorder', 'drop', 'split', 'split', 'splice', 'time-jump', 'link-swap',
+  'ip-fragment', 'ip-fragment',
 ] as const;
 const LINK_TYPES = [0, 1, 101, 108, 113, 228, 229, 276, 12, 14, 147];
 
@@ -300,6 +301,45 @@ function tcpPart(f: CapFrame, v: TcpView, from: number, to: number, alter: (() =
   return out;
 }
 
+/**
+ * The frame's innermost IPv4 packet cut into fragments (each behind the frame's own link and outer
+ * headers), then delivered in order, reversed, shuffled, with a duplicate, with an overlapping
+ * fragment carrying other bytes, or with one missing. Null when the frame has no IPv4 packet of its own.
+ */
+function ipFragments(rand: () => number, decoder: Decoder, pkt: Packet, f: CapFrame): { frames: Buffer[]; how: string } | null {
+  let ok = false;
+  try {
+    ok = decoder.decode(f.linkType, f.data, pkt, f.tsUs);
+  } catch {
+    return null;
+  }
+  if (!ok || pkt.data !== f.data || pkt.ipVersion !== 4) return null;
+  const b = f.data;
+  const ip = pkt.ipOff;
+  const hl = (b[ip] & 0x0f) * 4;
+  const ipEnd = Math.min(b.length, ip + b.readUInt16BE(ip + 2));
+  const body = b.subarray(ip + hl, ipEnd);
+  if (body.length < 16 || (b.readUInt16BE(ip + 6) & 0x3fff) !== 0) return null;
+  // 2 to 8 fragments (payload sizes a multiple of 8, the last one whatever is left).
+  const size = 8 * Math.ceil(body.length / (2 + int(rand, 7)) / 8);
+  const piece = (from: number, to: number, more: boolean, alter: boolean): Buffer => {
+    const out = Buffer.concat([b.subarray(0, ip + hl), body.subarray(from, to)]);
+    out.writeUInt16BE(hl + (to - from), ip + 2);
+    out.writeUInt16BE((b.readUInt16BE(ip + 6) & 0x4000) | (more ? 0x2000 : 0) | (from / 8), ip + 6);
+    if (alter) for (let i = ip + hl; i < out.length; i++) out[i] ^= 0xa5;
+    return out;
+  };
+  const frames: Buffer[] = [];
+  for (let from = 0; from < body.length; from += size) frames.push(piece(from, Math.min(body.length, from + size), from + size < body.length, false));
+  const how = pick(rand, ['in-order', 'reversed', 'shuffled', 'duplicate', 'overlap', 'missing'] as const);
+  if (how === 'reversed') frames.reverse();
+  else if (how === 'shuffled') for (let i = frames.length - 1; i > 0; i--) { const j = int(rand, i + 1); [frames[i], frames[j]] = [frames[j], frames[i]]; }
+  else if (how === 'duplicate') frames.splice(int(rand, frames.length + 1), 0, frames[int(rand, frames.length)]);
+  else if (how === 'overlap') frames.splice(int(rand, frames.length + 1), 0, piece(8 * int(rand, Math.max(1, body.length / 8)), body.length, false, true));
+  else if (how === 'missing' && frames.length > 1) frames.splice(int(rand, frames.length), 1);
+  return { frames, how: `${frames.length}x${size}-${how}` };
+}
+
 /** The frames of one round: capture `round`'s choice, a mutation rate, and the mutations, all from the seed. */
 export function generateRound(captures: readonly Capture[], seed: number, round: number, maxFrames = 600): Round {
   const rand = rng(mix(seed, 1, round));
@@ -313,9 +353,10 @@ export function generateRound(captures: readonly Capture[], seed: number, round:
   const fed: Fed[] = [];
   let mutated = 0;
   let shift = 0;
-  const push = (f: CapFrame, data: Buffer, op: string | null, linkType = f.linkType) => {
+  /** `counts`: whether this frame is a new input (the pieces of one fragmentation are one input). */
+  const push = (f: CapFrame, data: Buffer, op: string | null, linkType = f.linkType, counts = true) => {
     fed.push({ linkType, data, tsUs: Math.max(0, f.tsUs + shift), op });
-    if (op !== null) mutated++;
+    if (op !== null && counts) mutated++;
   };
   for (let i = start; i < end; i++) {
     const f = capture.frames[i];
@@ -402,6 +443,12 @@ export function generateRound(captures: readonly Capture[], seed: number, round:
       case 'link-swap':
         push(f, f.data, op, pick(rand, LINK_TYPES));
         break;
+      case 'ip-fragment': {
+        const frags = ipFragments(rand, decoder, pkt, f);
+        if (frags === null) { push(f, bitflip(rand, f.data), 'bitflip'); break; }
+        frags.frames.forEach((g, k) => push(f, g, `ip-fragment:${frags.how}`, f.linkType, k === 0));
+        break;
+      }
     }
   }
   return { capture, fed, mutated };
