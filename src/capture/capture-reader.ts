@@ -109,7 +109,9 @@ export class CaptureReader {
   private completePending(chunk: Buffer): number {
     const pending = this.pending as Buffer;
     const need = this.recordLength(pending, chunk);
-    const take = need < 0 ? chunk.length : Math.min(chunk.length, need - pending.length);
+    // A length no longer than what is already pending is damage: hand parse() the whole chunk so it
+    // reports it (a negative take would silently drop the chunk's bytes).
+    const take = need < 0 || need <= pending.length ? chunk.length : Math.min(chunk.length, need - pending.length);
     const joined = Buffer.concat([pending, chunk.subarray(0, take)]);
     const off = this.parse(joined);
     this.base += off;

@@ -37,6 +37,9 @@ export class Flow {
   streamDoneMask = 0;
   finSeen = 0;
   closed = false;
+  /** Neighbours in the table's creation order (owned by FlowTable). */
+  olderFlow: Flow | null = null;
+  newerFlow: Flow | null = null;
 
   constructor(
     readonly key: string,
@@ -63,6 +66,13 @@ function isServiceOrLowPort(port: number): boolean {
 
 export class FlowTable {
   private readonly flows = new Map<string, Flow>();
+  /**
+   * Creation order as a linked list through the flows. Not the Map's own order: V8 leaves a hole per
+   * deleted entry until it rehashes, so taking the Map's first entry after many deletions walks the
+   * holes, and FIFO eviction under a connection flood turns quadratic.
+   */
+  private oldest: Flow | null = null;
+  private newest: Flow | null = null;
   /** Direction of the packet passed to the last lookup(). */
   fromClient = false;
   evictedIdle = 0;
@@ -105,7 +115,9 @@ export class FlowTable {
 
   private create(key: string, pkt: Packet, srcIsLower: boolean): Flow {
     if (this.flows.size >= this.opts.maxFlows) {
-      this.sweep(pkt.tsUs, true);
+      // Not forced: a full table under a connection flood would otherwise walk every flow for every
+      // new one (quadratic). Idle flows are still swept first, at most once a second of capture time.
+      this.sweep(pkt.tsUs);
       if (this.flows.size >= this.opts.maxFlows) this.evictOldest();
     }
     const srcIsClient = this.guessSrcIsClient(pkt);
@@ -115,7 +127,19 @@ export class FlowTable {
       ? new Flow(key, pkt.proto === PROTO_TCP ? 'tcp' : 'udp', src, pkt.srcPort, dst, pkt.dstPort, srcIsLower, pkt.tsUs, pkt.frame)
       : new Flow(key, pkt.proto === PROTO_TCP ? 'tcp' : 'udp', dst, pkt.dstPort, src, pkt.srcPort, !srcIsLower, pkt.tsUs, pkt.frame);
     this.flows.set(key, flow);
+    flow.olderFlow = this.newest;
+    if (this.newest !== null) this.newest.newerFlow = flow; else this.oldest = flow;
+    this.newest = flow;
     return flow;
+  }
+
+  private remove(flow: Flow): void {
+    this.flows.delete(flow.key);
+    const older = flow.olderFlow;
+    const newer = flow.newerFlow;
+    if (older !== null) older.newerFlow = newer; else this.oldest = newer;
+    if (newer !== null) newer.olderFlow = older; else this.newest = older;
+    flow.olderFlow = flow.newerFlow = null;
   }
 
   private guessSrcIsClient(pkt: Packet): boolean {
@@ -143,30 +167,44 @@ export class FlowTable {
     const tcpIdle = this.opts.tcpIdleSeconds * 1e6;
     const udpIdle = this.opts.udpIdleSeconds * 1e6;
     const linger = this.opts.closedLingerSeconds * 1e6;
-    for (const [key, flow] of this.flows) {
+    for (let flow = this.oldest; flow !== null;) {
+      const next: Flow | null = flow.newerFlow;
       const idle = nowUs - flow.lastTsUs;
       const limit = flow.closed ? linger : flow.transport === 'tcp' ? tcpIdle : udpIdle;
       if (idle > limit) {
-        this.flows.delete(key);
+        this.remove(flow);
         this.evictedIdle++;
-        this.onEnd(flow);
+        this.end(flow);
       }
+      flow = next;
     }
   }
 
   private evictOldest(): void {
-    // Map iteration is insertion order: the first entry is the oldest flow.
-    const first = this.flows.entries().next();
-    if (first.done) return;
-    this.flows.delete(first.value[0]);
+    const flow = this.oldest;
+    if (flow === null) return;
+    this.remove(flow);
     this.evictedForCap++;
-    this.onEnd(first.value[1]);
+    this.end(flow);
+  }
+
+  private end(flow: Flow): void {
+    this.onEnd(flow);
+    // Queued out-of-order bytes go back to the engine's reassembly budget.
+    flow.streams[0]?.release();
+    flow.streams[1]?.release();
   }
 
   /** Ends every flow (end of capture, shutdown). */
   drain(): void {
-    for (const flow of this.flows.values()) this.onEnd(flow);
+    for (const flow of this.flows.values()) this.end(flow);
     this.flows.clear();
+    for (let flow = this.oldest; flow !== null;) {
+      const next: Flow | null = flow.newerFlow;
+      flow.olderFlow = flow.newerFlow = null;
+      flow = next;
+    }
+    this.oldest = this.newest = null;
   }
 }
 

@@ -7,9 +7,14 @@ export interface DefragLimits {
   maxDatagrams: number;
   maxBytes: number;
   timeoutUs: number;
+  /**
+   * Fragments kept per datagram. Each fragment re-checks coverage, so without a cap a flood of tiny
+   * fragments that never fill a hole costs quadratic time. A 64 KB datagram over a 576-byte MTU is 115.
+   */
+  maxFragments: number;
 }
 
-export const DEFAULT_DEFRAG_LIMITS: DefragLimits = { maxDatagrams: 256, maxBytes: 2 * 1024 * 1024, timeoutUs: 30e6 };
+export const DEFAULT_DEFRAG_LIMITS: DefragLimits = { maxDatagrams: 256, maxBytes: 2 * 1024 * 1024, timeoutUs: 30e6, maxFragments: 128 };
 
 interface Fragment {
   offset: number;
@@ -55,8 +60,22 @@ export class Ipv4Defragmenter {
       dg = { firstSeenUs: tsUs, header: null, fragments: [], totalLen: -1, bytes: 0 };
       this.inProgress.set(key, dg);
     }
+    if (dg.fragments.length >= this.limits.maxFragments) {
+      this.drop(key, dg);
+      this.dropped++;
+      return null;
+    }
+    // Over budget: older incomplete datagrams make room (they are the likelier junk); if this one
+    // alone is too big, it goes.
+    while (this.bufferedBytes + payloadLen > this.limits.maxBytes && this.inProgress.size > 1) {
+      const oldest = this.inProgress.entries().next().value as [string, Datagram];
+      if (oldest[1] === dg) break;
+      this.drop(oldest[0], oldest[1]);
+      this.dropped++;
+    }
     if (this.bufferedBytes + payloadLen > this.limits.maxBytes) {
       this.drop(key, dg);
+      this.dropped++;
       return null;
     }
     const data = Buffer.from(buf.subarray(ipOff + headerLen, ipOff + ipLen));
@@ -70,19 +89,29 @@ export class Ipv4Defragmenter {
   }
 
   private tryAssemble(key: string, dg: Datagram): Buffer | null {
-    dg.fragments.sort((a, b) => a.offset - b.offset);
+    // dg.fragments stays in arrival order (the copy below depends on it); coverage is checked on a sorted copy.
+    const sorted = dg.fragments.slice().sort((a, b) => a.offset - b.offset);
     let covered = 0;
-    for (const f of dg.fragments) {
+    for (const f of sorted) {
+      if (covered >= dg.totalLen) break; // fragments past the end (damage) must not block completion
       if (f.offset > covered) return null;
       covered = Math.max(covered, f.offset + f.data.length);
     }
     if (covered < dg.totalLen) return null;
     const header = dg.header as Buffer;
+    if (header.length + dg.totalLen > MAX_DATAGRAM) {
+      // The total length field cannot describe it: damage or an attack, not a datagram.
+      this.drop(key, dg);
+      this.dropped++;
+      return null;
+    }
     const out = Buffer.alloc(header.length + dg.totalLen);
     header.copy(out, 0);
-    // First copy wins on overlap, as in most stacks' reassembly ("first" policy).
+    // First copy wins on overlap, as in most stacks' reassembly ("first" policy): copy in reverse
+    // arrival order so the earliest arrival is written last.
     for (let i = dg.fragments.length - 1; i >= 0; i--) {
       const f = dg.fragments[i];
+      if (f.offset >= dg.totalLen) continue;
       f.data.copy(out, header.length + f.offset, 0, Math.min(f.data.length, dg.totalLen - f.offset));
     }
     out.writeUInt16BE(out.length, 2);

@@ -7,11 +7,27 @@
 export type StreamSink = (bytes: Buffer, gap: boolean) => void;
 
 export interface StreamLimits {
+  /** Out-of-order segments one direction may hold. */
   maxPendingSegments: number;
   maxPendingBytes: number;
+  /**
+   * Memory all the streams sharing one ReassemblyBudget (one engine) may hold, each queued segment
+   * charged its bytes plus SEGMENT_OVERHEAD. Without it, a flood of connections that each fill their
+   * own queue multiplies the per-stream cap by the flow cap (20,000 × 2 × 256 KiB = 10 GiB).
+   */
+  maxTotalBytes: number;
 }
 
-export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxPendingSegments: 64, maxPendingBytes: 256 * 1024 };
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxPendingSegments: 64, maxPendingBytes: 256 * 1024, maxTotalBytes: 16 * 1024 * 1024 };
+
+/** What a queued segment costs beyond its bytes (entry, Buffer object), so tiny segments count too. */
+export const SEGMENT_OVERHEAD = 160;
+
+/** The out-of-order memory held by a set of streams; streams give theirs back on release(). */
+export class ReassemblyBudget {
+  used = 0;
+  constructor(readonly maxBytes: number) {}
+}
 
 interface Pending {
   seq: number;
@@ -32,7 +48,7 @@ export class TcpStream {
   delivered = 0;
   gaps = 0;
 
-  constructor(private readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS) {}
+  constructor(private readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS, private readonly budget: ReassemblyBudget | null = null) {}
 
   /** The SYN consumes one sequence number; data starts after it. */
   setInitialSequence(isn: number): void {
@@ -69,9 +85,12 @@ export class TcpStream {
   private enqueue(seq: number, data: Buffer, sink: StreamSink): void {
     if (this.pending === null) this.pending = [];
     const q = this.pending;
-    if (q.length >= this.limits.maxPendingSegments || this.pendingBytes + data.length > this.limits.maxPendingBytes) {
-      // The hole is not going to fill within our budget: give it up and resume at the earliest
-      // waiting segment.
+    // Until the segment fits the budget (both limits; one pass may free too little), the hole is
+    // not going to fill: give it up and resume at the earliest waiting segment.
+    // The shared budget too: once other streams hold it all, this one stops waiting for holes.
+    const budget = this.budget;
+    while (q.length >= this.limits.maxPendingSegments || this.pendingBytes + data.length > this.limits.maxPendingBytes ||
+      (budget !== null && budget.used + data.length + SEGMENT_OVERHEAD > budget.maxBytes)) {
       q.sort((a, b) => seqDiff(a.seq, b.seq));
       const first = q[0];
       if (first === undefined || seqDiff(seq, first.seq) < 0) {
@@ -91,6 +110,7 @@ export class TcpStream {
     }
     q.push({ seq: seq >>> 0, data: Buffer.from(data) });
     this.pendingBytes += data.length;
+    if (budget !== null) budget.used += data.length + SEGMENT_OVERHEAD;
   }
 
   private drain(sink: StreamSink, gapFirst = false): void {
@@ -104,6 +124,7 @@ export class TcpStream {
       if (diff > 0) break;
       q.shift();
       this.pendingBytes -= head.data.length;
+      if (this.budget !== null) this.budget.used -= head.data.length + SEGMENT_OVERHEAD;
       const skip = -diff;
       if (skip < head.data.length) {
         this.deliver(skip === 0 ? head.data : head.data.subarray(skip), gap, sink);
@@ -114,5 +135,14 @@ export class TcpStream {
 
   get bufferedBytes(): number {
     return this.pendingBytes;
+  }
+
+  /** Drops whatever is queued and returns it to the budget (the flow is gone). */
+  release(): void {
+    const q = this.pending;
+    if (q === null) return;
+    if (this.budget !== null) this.budget.used -= this.pendingBytes + q.length * SEGMENT_OVERHEAD;
+    this.pending = null;
+    this.pendingBytes = 0;
   }
 }

@@ -6,7 +6,7 @@ import { Decoder } from '../capture/decode.js';
 import { DEFAULT_FLOW_OPTIONS, Flow, FlowTable, type FlowTableOptions } from '../capture/flow-table.js';
 import { Packet, PROTO_TCP, PROTO_UDP, TCP_SYN } from '../capture/packet.js';
 import type { RawFrame } from '../capture/capture-reader.js';
-import { DEFAULT_STREAM_LIMITS, TcpStream, type StreamLimits } from '../capture/tcp-stream.js';
+import { DEFAULT_STREAM_LIMITS, ReassemblyBudget, TcpStream, type StreamLimits } from '../capture/tcp-stream.js';
 import type { Analyzer, AnalyzerContext, AnalyzerFactory, EngineOptions } from './analyzer.js';
 import { ALL_METHODS, type FingerprintRecord, type FingerprintType } from './record.js';
 import { ANALYZER_FACTORIES } from './analyzers.js';
@@ -64,6 +64,8 @@ export class FingerprintEngine {
   private streamMaskAll = 0;
   private readonly pkt = new Packet();
   private readonly streamLimits: StreamLimits;
+  /** Out-of-order bytes held by all of this engine's TCP streams together (streams.maxTotalBytes). */
+  readonly reassemblyBudget: ReassemblyBudget;
   /** Capture time of the packet being handled (or the last one), microseconds. */
   lastTsUs = 0;
 
@@ -73,6 +75,7 @@ export class FingerprintEngine {
       sshWindowPackets: config.sshWindowPackets ?? 200,
     };
     this.streamLimits = { ...DEFAULT_STREAM_LIMITS, ...config.streams };
+    this.reassemblyBudget = new ReassemblyBudget(this.streamLimits.maxTotalBytes);
     this.flows = new FlowTable({ ...DEFAULT_FLOW_OPTIONS, ...config.flows }, (flow) => this.endFlow(flow));
     for (const factory of config.factories ?? ANALYZER_FACTORIES) {
       const analyzer = factory(this.options);
@@ -126,11 +129,11 @@ export class FingerprintEngine {
     const dir = fromClient ? 0 : 1;
     let stream = flow.streams[dir];
     if (pkt.tcpFlags & TCP_SYN) {
-      if (stream === null) stream = flow.streams[dir] = new TcpStream(this.streamLimits);
+      if (stream === null) stream = flow.streams[dir] = new TcpStream(this.streamLimits, this.reassemblyBudget);
       stream.setInitialSequence(pkt.seq);
     }
     if (pkt.payloadLen === 0) return;
-    if (stream === null) stream = flow.streams[dir] = new TcpStream(this.streamLimits);
+    if (stream === null) stream = flow.streams[dir] = new TcpStream(this.streamLimits, this.reassemblyBudget);
     // One bound sink for every delivery: the flow and direction travel in fields, not a fresh closure per packet.
     this.streamFlow = flow;
     this.streamFromClient = fromClient;
