@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import { openSensorDb, type SensorDb } from '../storage/db.js';
 import {
-  applyToDatabase, emptyStats, scanSource, type ApplyResult, type MergeStats, type ProfileRow, type ProfileSource, type ScanResult,
+  applyToDatabase, emptyStats, SourceScan, type ApplyResult, type MergeStats, type ProfileRow, type ProfileSource, type ScanResult,
 } from '../storage/seed.js';
 import { EXIT, type Context, type DbArgs } from './common.js';
 import { connectDaemon, type ControlClient } from './control-client.js';
@@ -42,31 +42,42 @@ export interface ApplyReport {
   ms: number;
 }
 
-/** Streams the source to the daemon in chunks of whole anchors; the daemon merges at seed.commit. */
-async function applyLive(client: ControlClient, source: ProfileSource, scan: ScanResult, args: ApplyArgs, bar: ProgressBar): Promise<{ outcome: ApplyResult['outcome']; stats: MergeStats; appliedAt: number | null }> {
-  const begin = await client.request<{ already: boolean; applied_at?: number }>('seed.begin', {
-    digest: scan.digest, sensor_id: scan.sensorId, source: source.label, rows: scan.rows, force: args.force === true, dry_run: args['dry-run'] === true,
+type Applied = Omit<ApplyReport, 'mode' | 'ms'>;
+
+/**
+ * Streams the source to the daemon in chunks of whole anchors, validating and digesting it on the
+ * way; the daemon holds the rows and merges them at seed.commit, when the digest is known.
+ */
+async function applyLive(client: ControlClient, source: ProfileSource, args: ApplyArgs, bar: ProgressBar): Promise<Applied> {
+  const begin = await client.request<{ already: boolean; applied_at?: number; rows?: number }>('seed.begin', {
+    file_digest: source.fileDigest, source: source.label, force: args.force === true, dry_run: args['dry-run'] === true,
   });
-  if (begin.already) return { outcome: 'already', stats: emptyStats(), appliedAt: begin.applied_at ?? null };
-  bar.start(args['dry-run'] ? 'comparing' : 'sending', scan.rows);
+  if (begin.already) {
+    return {
+      outcome: 'already', stats: emptyStats(), appliedAt: begin.applied_at ?? null,
+      scan: { digest: source.fileDigest, fileDigest: source.fileDigest, sensorId: source.sensorId, rows: begin.rows ?? 0, anchors: 0, zeroRows: 0 },
+    };
+  }
+  bar.start(args['dry-run'] ? 'comparing' : 'sending', source.approxRows);
+  const scan = new SourceScan(source, (n) => bar.update(n));
   let chunk: ProfileRow[] = [];
-  let sent = 0;
-  for (const g of source.groups()) {
+  for (const g of scan.groups()) {
     for (const r of g.rows) chunk.push([r[0], r[1], r[2], g.total, r[4]]);
     if (chunk.length >= CHUNK_ROWS) {
       await client.request('seed.rows', { rows: chunk }, 120_000);
-      sent += chunk.length;
       chunk = [];
-      bar.update(sent);
     }
   }
   if (chunk.length > 0) await client.request('seed.rows', { rows: chunk }, 120_000);
+  const result = scan.finish();
   bar.stop();
-  const res = await client.request<{ outcome: ApplyResult['outcome']; stats: MergeStats; applied_at?: number | null }>('seed.commit', {}, 600_000);
-  return { outcome: res.outcome, stats: res.stats, appliedAt: res.applied_at ?? null };
+  const res = await client.request<{ outcome: ApplyResult['outcome']; stats: MergeStats; applied_at?: number | null }>(
+    'seed.commit', { digest: result.digest, sensor_id: result.sensorId, rows: result.rows }, 600_000,
+  );
+  return { outcome: res.outcome, stats: res.stats, appliedAt: res.applied_at ?? null, scan: result };
 }
 
-function applyFile(ctx: Context, source: ProfileSource, scan: ScanResult, args: ApplyArgs, bar: ProgressBar): { outcome: ApplyResult['outcome']; stats: MergeStats; appliedAt: number | null } {
+function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: ProgressBar): Applied {
   const dryRun = args['dry-run'] === true;
   let dest: SensorDb | null = null;
   try {
@@ -75,13 +86,12 @@ function applyFile(ctx: Context, source: ProfileSource, scan: ScanResult, args: 
       dest = openSensorDb(ctx.dbPath, {
         sensorId: ctx.config.sensor_id ?? undefined,
         recover: false,
+        cacheSizeKb: 4096,
         busyTimeoutMs: Math.max(0, Math.round((args.wait ?? 10) * 1000)),
       });
     }
-    bar.start(dryRun ? 'comparing' : 'merging', scan.rows);
-    const r = applyToDatabase(dest, source, scan, { force: args.force, dryRun, progress: (n) => bar.update(n) });
-    bar.stop();
-    return { outcome: r.outcome, stats: r.stats, appliedAt: r.appliedAt ?? null };
+    bar.start(dryRun ? 'comparing' : 'merging', source.approxRows);
+    return applyToDatabase(dest, source, { force: args.force, dryRun, progress: (n) => bar.update(n) });
   } finally {
     bar.stop();
     dest?.close();
@@ -91,17 +101,10 @@ function applyFile(ctx: Context, source: ProfileSource, scan: ScanResult, args: 
 export async function applySource(ctx: Context, source: ProfileSource, args: ApplyArgs): Promise<ApplyReport> {
   const t0 = performance.now();
   const bar = progressBar({ enabled: args.progress, expected: source.approxRows });
-  bar.start('checking', source.approxRows);
-  let scan: ScanResult;
-  try {
-    scan = scanSource(source, (n) => bar.update(n));
-  } finally {
-    bar.stop();
-  }
   const client = await connectDaemon(ctx.config, ctx.dbPath, ctx.socket);
   try {
-    const r = client ? await applyLive(client, source, scan, args, bar) : applyFile(ctx, source, scan, args, bar);
-    return { ...r, mode: client ? 'live' : 'file', scan, ms: performance.now() - t0 };
+    const r = client ? await applyLive(client, source, args, bar) : applyFile(ctx, source, args, bar);
+    return { ...r, mode: client ? 'live' : 'file', ms: performance.now() - t0 };
   } finally {
     bar.stop();
     client?.close();
@@ -115,7 +118,7 @@ export function reportApply(kind: 'seed' | 'import', label: string, ctx: Context
   if (json) {
     process.stdout.write(`${JSON.stringify({
       outcome: r.outcome, exit_code: code, kind, mode: r.mode, source: label, db: ctx.dbPath,
-      digest: r.scan.digest, source_sensor_id: r.scan.sensorId, source_rows: r.scan.rows, source_anchors: r.scan.anchors,
+      digest: r.scan.digest, file_digest: r.scan.fileDigest, source_sensor_id: r.scan.sensorId, source_rows: r.scan.rows, source_anchors: r.scan.anchors,
       stats: {
         rows: s.rows, rows_new: s.rowsNew, rows_added: s.rowsAdded, anchors: s.anchors, anchors_new: s.anchorsNew,
         count_added: s.countAdded, total_added: s.totalAdded, skipped_zero: s.skipped,

@@ -15,14 +15,18 @@
  *   status                       live counters (capture, profiles, flushes, flash bytes today)
  *   flush                        flush now; result: the flush report
  *   alerts.follow                ok, then one line {"event":"alert","alert":{...}} per new alert until the client hangs up
- *   seed.begin {digest, sensor_id, source, rows, force, dry_run}
+ *   seed.begin {file_digest, source, force, dry_run}
  *                                opens a merge session on this connection (one at a time per daemon);
- *                                result {"already": true, "applied_at"} when the ledger holds digest and not force
+ *                                result {"already": true, "applied_at", "rows"} when the ledger knows file_digest
+ *                                (and not force): nothing more to send
  *   seed.rows {rows: [[anchor_key, companion_key, count, total_seen, last_updated], ...]}
  *                                rows in (anchor, companion) order, every anchor whole within one request,
- *                                total_seen being the anchor's total in the source
- *   seed.commit                  merges the session into the live profiles, records the ledger row, flushes;
- *                                result: the merge statistics (with dry_run: the statistics only)
+ *                                total_seen being the anchor's total in the source; held until the commit
+ *   seed.commit {digest, sensor_id, rows}
+ *                                the content digest the client computed while sending; when the ledger holds it
+ *                                (and not force) the rows are dropped: {"outcome": "already"}; else they are
+ *                                merged into the live profiles, the ledger rows recorded and a flush run:
+ *                                {"outcome": "applied", "stats": {...}} (dry_run: statistics only)
  * A session whose connection closes before seed.commit is dropped: nothing of it is applied.
  */
 import fs from 'node:fs';
@@ -42,6 +46,8 @@ export const CONTROL_SOCKET_NAME = 'control.sock';
 export const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 /** A follower that lets this much output pile up is disconnected. */
 const MAX_FOLLOWER_BACKLOG = 4 * 1024 * 1024;
+/** A content digest (64 hex) or a file digest (`sqlite:`/`jsonl:` + 64 hex). */
+const DIGEST_RE = /^(?:[a-z]+:)?[0-9a-f]{64}$/;
 
 /** The socket path the daemon listens on. */
 export function controlSocketPath(config: Pick<SensorConfig, 'control_socket'>, dbPath: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -83,7 +89,7 @@ class RequestError extends Error {
 }
 
 interface SeedSession {
-  scan: Pick<ScanResult, 'digest' | 'sensorId' | 'rows'>;
+  fileDigest: string;
   source: string;
   force: boolean;
   dryRun: boolean;
@@ -319,7 +325,7 @@ export class ControlServer {
       case 'seed.rows':
         return this.seedRows(conn, req, line);
       case 'seed.commit':
-        return this.seedCommit(conn);
+        return this.seedCommit(conn, req);
       default:
         throw new RequestError('BAD_REQUEST', `unknown op ${JSON.stringify(req.op)} (known: status, flush, alerts.follow, seed.begin, seed.rows, seed.commit)`);
     }
@@ -354,17 +360,13 @@ export class ControlServer {
     const { store } = this.live();
     if (conn.session !== null) throw new RequestError('BAD_REQUEST', 'a seed session is already open on this connection');
     if (this.sessionOwner !== null) throw new RequestError('BUSY', 'another seed or import is being applied to this sensor; try again when it has finished');
-    const digest = req.digest;
-    const sensorId = req.sensor_id ?? null;
-    const rows = req.rows;
-    if (typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest)) throw new RequestError('BAD_REQUEST', 'seed.begin needs digest (64 hex digits)');
-    if (sensorId !== null && (typeof sensorId !== 'string' || sensorId.length > 64)) throw new RequestError('BAD_REQUEST', 'seed.begin: sensor_id must be a string or null');
-    if (typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0) throw new RequestError('BAD_REQUEST', 'seed.begin needs rows (the number of rows to come)');
+    const fileDigest = req.file_digest;
+    if (typeof fileDigest !== 'string' || !DIGEST_RE.test(fileDigest)) throw new RequestError('BAD_REQUEST', 'seed.begin needs file_digest');
     const force = req.force === true;
-    const previous = ledgerLookup(store.db, digest);
-    if (previous && !force) return { already: true, applied_at: previous.applied_at, rows: previous.rows };
+    const known = force ? null : ledgerLookup(store.db, fileDigest);
+    if (known) return { already: true, applied_at: known.applied_at, rows: known.rows };
     conn.session = {
-      scan: { digest, sensorId: sensorId as string | null, rows },
+      fileDigest,
       source: typeof req.source === 'string' ? req.source.slice(0, 200) : '',
       force,
       dryRun: req.dry_run === true,
@@ -375,7 +377,7 @@ export class ControlServer {
       stats: emptyStats(),
     };
     this.sessionOwner = conn;
-    return { already: false, ready: true, previously_applied_at: previous?.applied_at ?? null };
+    return { already: false, ready: true };
   }
 
   /** Checks a chunk's rows (types, ranges, order, whole anchors); keeps the raw line for the commit. */
@@ -405,7 +407,6 @@ export class ControlServer {
       s.received++;
       if (s.dryRun) this.countRow(s.stats, a, c, count, total, s);
     }
-    if (s.received > s.scan.rows) throw new RequestError('INVALID', `seed.rows: more rows than the ${s.scan.rows} announced`);
     if (!s.dryRun) s.chunks.push(line);
     return { received: s.received };
   }
@@ -429,24 +430,34 @@ export class ControlServer {
     else stats.rowsNew++;
   }
 
-  private seedCommit(conn: Connection): unknown {
+  private seedCommit(conn: Connection, req: Record<string, unknown>): unknown {
     const s = conn.session;
     if (s === null) throw new RequestError('BAD_REQUEST', 'seed.commit without seed.begin');
     conn.session = null;
     this.sessionOwner = null;
     const { store, profiler, persister } = this.live();
-    if (s.received !== s.scan.rows) throw new RequestError('INVALID', `seed.commit: ${s.received} rows received, ${s.scan.rows} announced; nothing applied`);
+    const digest = req.digest;
+    const sensorId = req.sensor_id ?? null;
+    if (typeof digest !== 'string' || !DIGEST_RE.test(digest)) throw new RequestError('BAD_REQUEST', 'seed.commit needs digest (64 hex digits)');
+    if (sensorId !== null && (typeof sensorId !== 'string' || sensorId.length > 64)) throw new RequestError('BAD_REQUEST', 'seed.commit: sensor_id must be a string or null');
+    if (req.rows !== s.received) throw new RequestError('INVALID', `seed.commit: ${s.received} rows received, ${String(req.rows)} sent; nothing applied`);
+    const scan = { digest, fileDigest: s.fileDigest, sensorId: sensorId as string | null, rows: s.received };
+    const previous = ledgerLookup(store.db, digest);
     if (s.dryRun) {
-      const previous = ledgerLookup(store.db, s.scan.digest);
       return { outcome: previous && !s.force ? 'already' : 'dry-run', stats: s.stats, applied_at: previous?.applied_at ?? null };
     }
-    const previous = ledgerLookup(store.db, s.scan.digest);
-    if (previous && !s.force) return { outcome: 'already', applied_at: previous.applied_at, stats: emptyStats() };
+    if (previous && !s.force) {
+      // The same profiles from another file: remember this file as well.
+      try {
+        store.db.transaction(() => ledgerRecord(store.db, scan, previous.applied_at, false))();
+      } catch { /* only a shortcut */ }
+      return { outcome: 'already', applied_at: previous.applied_at, stats: emptyStats() };
+    }
     // Ledger first: should the flush below fail, the merged rows stay dirty in memory and every
     // later flush retries them, so the ledger and the counts converge; the reverse order could
     // leave counts on disk without their ledger row and let the same source be added twice.
     try {
-      store.db.transaction(() => ledgerRecord(store.db, { digest: s.scan.digest, sensorId: s.scan.sensorId, rows: s.scan.rows } as ScanResult, this.now()))();
+      store.db.transaction(() => ledgerRecord(store.db, scan, this.now()))();
     } catch (err) {
       throw new RequestError('IO', `cannot record the seed in the ledger, nothing applied: ${(err as Error).message}`);
     }
@@ -478,7 +489,7 @@ export class ControlServer {
     s.chunks.length = 0;
     const report = persister.flushNow('manual');
     this.opts.log('info', `merged ${stats.rows} profile rows from ${s.source || 'a seed'} (${stats.rowsNew} new, ${stats.rowsAdded} added to)`, {
-      digest: s.scan.digest.slice(0, 16), source_sensor_id: s.scan.sensorId ?? undefined, flushed: report.ok,
+      digest: digest.slice(0, 16), source_sensor_id: scan.sensorId ?? undefined, flushed: report.ok,
     });
     if (!report.ok) {
       throw new RequestError('IO', `merged into the running sensor and recorded, but the flush failed (${report.error ?? 'unknown error'}); ` +

@@ -369,7 +369,7 @@ export function dbFacts(db: Database.Database, file: string): DbFacts {
     journalRows,
     alerts: alerts.n,
     lastAlertAt: alerts.last,
-    seedsApplied: one<{ n: number }>('SELECT COUNT(*) AS n FROM seed_ledger').n,
+    seedsApplied: one<{ n: number }>("SELECT COUNT(*) AS n FROM seed_ledger WHERE source_digest NOT LIKE '%:%'").n,
     lastWriteAt: Math.max(main?.mtimeMs ?? 0, wal?.mtimeMs ?? 0),
   };
 }

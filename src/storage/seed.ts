@@ -22,7 +22,7 @@
  * grouped by anchor, each group carrying the anchor's total (the largest `total_seen` of its
  * rows), which is what a merge adds once per anchor.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,6 +88,8 @@ export interface ProfileSource {
   /** The path (or '-') as the user named it. */
   readonly label: string;
   readonly sensorId: string | null;
+  /** sha256 of the source's bytes (with its -wal): the same file seen again is recognised without reading it. */
+  readonly fileDigest: string;
   readonly schemaVersion: number | null;
   /** Rows to expect (for progress): exact for SQLite, an estimate for JSON lines. */
   readonly approxRows: number;
@@ -207,7 +209,7 @@ function openSourceFile(file: string, opts: FileCheckOptions, what: string): Che
 }
 
 /** Copies at most `limit` bytes from `fd` to a new file; throws when there is more. */
-function copyBounded(fd: number, to: string, limit: number, what: string): number {
+function copyBounded(fd: number, to: string, limit: number, what: string, hash?: Hash): number {
   const out = fs.openSync(to, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
   const buf = Buffer.allocUnsafe(1 << 20);
   let total = 0;
@@ -217,6 +219,7 @@ function copyBounded(fd: number, to: string, limit: number, what: string): numbe
       if (n === 0) break;
       total += n;
       if (total > limit) throw new SeedError('INVALID', `${what} grew beyond the size limit of ${limit} bytes while being read`);
+      hash?.update(buf.subarray(0, n));
       let off = 0;
       while (off < n) off += fs.writeSync(out, buf, off, n - off);
     }
@@ -254,9 +257,26 @@ const JOURNAL_COLUMNS: ColumnSpec[] = [
   { name: 'count', pk: 0 }, { name: 'total_seen', pk: 0 }, { name: 'last_updated', pk: 0 },
 ];
 
-/** SQL that is true for a key that is not short printable text; never loads a long value. */
+/** SQL that is true for a key that is not short text; never loads a long value (octet_length reads the record header only). */
+function badKeySize(col: string): string {
+  return `(typeof(${col}) != 'text' OR octet_length(${col}) > ${MAX_KEY_BYTES})`;
+}
+
+/** The same, plus characters outside printable ASCII (GLOB is slow: used only to explain a rejection). */
 function badKey(col: string): string {
-  return `(typeof(${col}) != 'text' OR octet_length(${col}) > ${MAX_KEY_BYTES} OR ${col} GLOB '*[^ -~]*')`;
+  return `(${badKeySize(col)} OR ${col} GLOB '*[^ -~]*')`;
+}
+
+/** A key (or key part) with a character outside printable ASCII. */
+const NON_PRINTABLE = /[^\x20-\x7e]/;
+
+/** SQL selecting a key only when it is short text (NULL otherwise), so a huge value is never loaded. */
+function guardedKey(col: string): string {
+  return `CASE WHEN typeof(${col}) = 'text' AND octet_length(${col}) <= ${MAX_KEY_BYTES} THEN ${col} END`;
+}
+
+function guardedInt(col: string): string {
+  return `CASE WHEN typeof(${col}) = 'integer' THEN ${col} END`;
 }
 
 function badNumbers(limits: SourceLimits): string {
@@ -322,8 +342,13 @@ function checkTable(db: Database.Database, name: string, columns: ColumnSpec[], 
   }
 }
 
+/**
+ * Base rows in key order. Every value is guarded: a key that is not short text, or a number that
+ * is not an integer, comes back as NULL (and is rejected) without ever being loaded.
+ */
 const BASE_ROWS_SQL =
-  'SELECT anchor_key, companion_key, count, total_seen, last_updated FROM behavior_profiles ORDER BY anchor_key COLLATE BINARY, companion_key COLLATE BINARY';
+  `SELECT ${guardedKey('anchor_key')}, ${guardedKey('companion_key')}, ${guardedInt('count')}, ${guardedInt('total_seen')}, ${guardedInt('last_updated')}
+   FROM behavior_profiles ORDER BY anchor_key COLLATE BINARY, companion_key COLLATE BINARY`;
 
 /** The same merge of base and journal as the `behavior_profiles_current` view, in our own SQL. */
 const MERGED_ROWS_SQL = `
@@ -349,14 +374,48 @@ class SqliteSource implements ProfileSource {
     private readonly tmp: string,
     private readonly limits: SourceLimits,
     readonly sensorId: string | null,
+    readonly fileDigest: string,
     readonly schemaVersion: number,
     readonly approxRows: number,
     private readonly journalRows: number,
   ) {}
 
-  groups(): IterableIterator<AnchorGroup> {
+  /** Rows with every value checked (types, ranges, characters); the first bad one rejects the source. */
+  private *rows(): IterableIterator<ProfileRow> {
     const stmt = this.db.prepare(this.journalRows > 0 ? MERGED_ROWS_SQL : BASE_ROWS_SQL).raw(true);
-    return groupRows(stmt.iterate() as IterableIterator<ProfileRow>, this.limits, this.label);
+    const latest = this.limits.latestTimestamp;
+    let anchor = '';
+    for (const r of stmt.iterate() as IterableIterator<(string | number | null)[]>) {
+      const a = r[0] as string | null;
+      const c = r[1] as string | null;
+      const count = r[2] as number | null;
+      const total = r[3] as number | null;
+      const updated = r[4] as number | null;
+      if (a === null || c === null || count === null || total === null || updated === null ||
+          count < 0 || count > MAX_COUNT || total < count || total > MAX_COUNT || updated < EARLIEST_TIMESTAMP || updated > latest ||
+          (a !== anchor && NON_PRINTABLE.test(a)) || NON_PRINTABLE.test(c)) {
+        throw this.explainRejection();
+      }
+      anchor = a;
+      yield r as ProfileRow;
+    }
+  }
+
+  /** Finds and describes the first bad row (with the slow, exact SQL checks). */
+  private explainRejection(): SeedError {
+    const limits = this.limits;
+    for (const [table, where, hasOp] of [
+      ['behavior_profiles', `${badKey('anchor_key')} OR ${badKey('companion_key')} OR ${badNumbers(limits)}`, false],
+      ['profile_journal', `op = 0 AND (${badKey('anchor_key')} OR ${badKey('companion_key')} OR ${badNumbers(limits)})`, true],
+    ] as const) {
+      const r = this.db.prepare(badRowProbe(table, where, limits, hasOp)).get() as Record<string, unknown> | undefined;
+      if (r) return new SeedError('INVALID', `source ${this.label} rejected: ${describeBadRow(r, limits, table)}`);
+    }
+    return new SeedError('INVALID', `source ${this.label} rejected: a row has an invalid value`);
+  }
+
+  groups(): IterableIterator<AnchorGroup> {
+    return groupRows(this.rows(), this.limits, this.label);
   }
 
   close(): void {
@@ -382,13 +441,15 @@ export function openSqliteSource(file: string, opts: FileCheckOptions): SqliteSo
     }
     tmp = makeTempDir(opts.tmpDir);
     const copy = path.join(tmp, 'source.db');
-    copyBounded(checked.fd, copy, opts.limits.maxBytes, `source ${label}`);
+    const fileHash = createHash('sha256');
+    copyBounded(checked.fd, copy, opts.limits.maxBytes, `source ${label}`, fileHash);
     // Committed changes a live sensor had not yet folded into the file are in its -wal: take them too.
     const walPath = `${checked.realPath}-wal`;
     if ((statOrNull(walPath)?.size ?? 0) > 0) {
       const wal = openSourceFile(walPath, { ...opts, destPath: undefined }, 'source WAL');
       try {
-        copyBounded(wal.fd, `${copy}-wal`, opts.limits.maxBytes, `source WAL ${walPath}`);
+        fileHash.update('\0wal\0');
+        copyBounded(wal.fd, `${copy}-wal`, opts.limits.maxBytes, `source WAL ${walPath}`, fileHash);
       } finally {
         fs.closeSync(wal.fd);
       }
@@ -397,6 +458,7 @@ export function openSqliteSource(file: string, opts: FileCheckOptions): SqliteSo
       db = new Database(copy, { readonly: true, fileMustExist: true });
       db.pragma('trusted_schema = OFF');
       db.pragma('cell_size_check = ON');
+      db.pragma('cache_size = -4096'); // 4 MiB: the rows are read once, in order
     } catch (err) {
       throw new SeedError('INVALID', `source ${label} cannot be opened as a database: ${(err as Error).message}`);
     }
@@ -422,21 +484,26 @@ export function openSqliteSource(file: string, opts: FileCheckOptions): SqliteSo
 
     const sensorId = readSourceSensorId(db, label);
     const limits = opts.limits;
-    const baseScan = db.prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(${badKey('anchor_key')} OR ${badKey('companion_key')} OR ${badNumbers(limits)}), 0) AS bad FROM behavior_profiles`).get() as { n: number; bad: number };
-    if (baseScan.bad > 0) {
-      const r = db.prepare(badRowProbe('behavior_profiles', `${badKey('anchor_key')} OR ${badKey('companion_key')} OR ${badNumbers(limits)}`, limits, false)).get() as Record<string, unknown>;
-      throw new SeedError('INVALID', `source ${label} rejected: ${describeBadRow(r, limits, 'behavior_profiles')} (${baseScan.bad} bad rows)`);
+    // Keys are checked for size (and numbers for type) while rows are read, the rest per row in JS.
+    // With a journal, rows are merged by SQL that compares whole keys, so sizes are checked first.
+    const base = (db.prepare('SELECT COUNT(*) AS n FROM behavior_profiles').get() as { n: number }).n;
+    const journal = (db.prepare('SELECT COUNT(*) AS n FROM profile_journal').get() as { n: number }).n;
+    if (base + journal > limits.maxRows) {
+      throw new SeedError('INVALID', `source ${label} has ${base + journal} rows, more than the limit of ${limits.maxRows}`);
     }
-    const journalBad = `typeof(seq) != 'integer' OR typeof(op) != 'integer' OR op NOT IN (0, 1, 2) OR ${badKey('anchor_key')} OR ${badKey('companion_key')} OR (op = 0 AND ${badNumbers(limits)})`;
-    const journalScan = db.prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(${journalBad}), 0) AS bad FROM profile_journal`).get() as { n: number; bad: number };
-    if (journalScan.bad > 0) {
-      const r = db.prepare(badRowProbe('profile_journal', journalBad, limits, true)).get() as Record<string, unknown>;
-      throw new SeedError('INVALID', `source ${label} rejected: ${describeBadRow(r, limits, 'profile_journal')} (${journalScan.bad} bad rows)`);
+    if (journal > 0) {
+      const baseBad = `${badKeySize('anchor_key')} OR ${badKeySize('companion_key')} OR ${badNumbers(limits)}`;
+      if (db.prepare(`SELECT 1 FROM behavior_profiles WHERE ${baseBad} LIMIT 1`).get() !== undefined) {
+        const r = db.prepare(badRowProbe('behavior_profiles', baseBad, limits, false)).get() as Record<string, unknown>;
+        throw new SeedError('INVALID', `source ${label} rejected: ${describeBadRow(r, limits, 'behavior_profiles')}`);
+      }
+      const journalBad = `typeof(seq) != 'integer' OR typeof(op) != 'integer' OR op NOT IN (0, 1, 2) OR ${badKeySize('anchor_key')} OR ${badKeySize('companion_key')} OR (op = 0 AND ${badNumbers(limits)})`;
+      if (db.prepare(`SELECT 1 FROM profile_journal WHERE ${journalBad} LIMIT 1`).get() !== undefined) {
+        const r = db.prepare(badRowProbe('profile_journal', journalBad, limits, true)).get() as Record<string, unknown>;
+        throw new SeedError('INVALID', `source ${label} rejected: ${describeBadRow(r, limits, 'profile_journal')}`);
+      }
     }
-    if (baseScan.n + journalScan.n > limits.maxRows) {
-      throw new SeedError('INVALID', `source ${label} has ${baseScan.n + journalScan.n} rows, more than the limit of ${limits.maxRows}`);
-    }
-    return new SqliteSource(label, db, tmp, limits, sensorId, version, baseScan.n, journalScan.n);
+    return new SqliteSource(label, db, tmp, limits, sensorId, `sqlite:${fileHash.digest('hex')}`, version, base, journal);
   } catch (err) {
     db?.close();
     if (tmp !== null) fs.rmSync(tmp, { recursive: true, force: true });
@@ -542,6 +609,7 @@ class JsonlSource implements ProfileSource {
     private readonly tmp: string,
     private readonly limits: SourceLimits,
     readonly sensorId: string | null,
+    readonly fileDigest: string,
     readonly approxRows: number,
   ) {}
 
@@ -583,25 +651,28 @@ export async function openJsonlSource(
   const copy = path.join(tmp, 'source.jsonl');
   try {
     let bytes: number;
+    const fileHash = createHash('sha256');
     if (file === '-') {
-      bytes = await copyStreamBounded(opts.stdin ?? process.stdin, copy, opts.limits.maxBytes);
+      bytes = await copyStreamBounded(opts.stdin ?? process.stdin, copy, opts.limits.maxBytes, fileHash);
     } else {
       const checked = openSourceFile(file, opts, 'import file');
       try {
-        bytes = copyBounded(checked.fd, copy, opts.limits.maxBytes, `import file ${file}`);
+        bytes = copyBounded(checked.fd, copy, opts.limits.maxBytes, `import file ${file}`, fileHash);
       } finally {
         fs.closeSync(checked.fd);
       }
     }
     if (bytes === 0) throw new SeedError('INVALID', `${file === '-' ? 'standard input' : file} is empty`);
-    return new JsonlSource(file === '-' ? 'standard input' : file, copy, tmp, opts.limits, opts.sensorId ?? null, Math.ceil(bytes / 150));
+    // The sensor id named for the rows is part of what makes them this source.
+    fileHash.update(`\0source-id\0${opts.sensorId ?? ''}`);
+    return new JsonlSource(file === '-' ? 'standard input' : file, copy, tmp, opts.limits, opts.sensorId ?? null, `jsonl:${fileHash.digest('hex')}`, Math.ceil(bytes / 150));
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
 }
 
-async function copyStreamBounded(stream: NodeJS.ReadableStream, to: string, limit: number): Promise<number> {
+async function copyStreamBounded(stream: NodeJS.ReadableStream, to: string, limit: number, hash: Hash): Promise<number> {
   const out = fs.openSync(to, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
   let total = 0;
   try {
@@ -609,6 +680,7 @@ async function copyStreamBounded(stream: NodeJS.ReadableStream, to: string, limi
       const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       total += b.length;
       if (total > limit) throw new SeedError('INVALID', `standard input is larger than the limit of ${limit} bytes`);
+      hash.update(b);
       let off = 0;
       while (off < b.length) off += fs.writeSync(out, b, off, b.length - off);
     }
@@ -618,80 +690,84 @@ async function copyStreamBounded(stream: NodeJS.ReadableStream, to: string, limi
   return total;
 }
 
-// ---------------------------------------------------------------- pass 1: validate and digest
+// ---------------------------------------------------------------- validation and digest, as rows pass
 
 export interface ScanResult {
-  /** Ledger key: sha256 over the sensor id and every row, canonical form. */
+  /** Ledger key: sha256 over the sensor id and every row, in canonical form. */
   digest: string;
+  /** Ledger alias: sha256 of the source's bytes. */
+  fileDigest: string;
   sensorId: string | null;
   rows: number;
   anchors: number;
   /** Rows with count 0 (valid, but a merge adds nothing for them). */
   zeroRows: number;
-  /** Sum of the counts and of the anchors' totals the source would add. */
-  countSum: number;
-  totalSum: number;
-  oldest: number | null;
-  newest: number | null;
 }
 
 export type Progress = (done: number) => void;
 
 /**
- * Reads the whole source once: checks order and uniqueness, anchor keys, and computes the digest.
- * Writes nothing. Throws SeedError('INVALID') at the first problem.
+ * Validates a source as its groups pass — order and uniqueness, anchor keys naming known fields —
+ * and computes its content digest. The digest depends only on the profiles and the sensor id, so
+ * the same profiles from another file (a newer backup of an unchanged sensor, an export) are
+ * recognised. `finish()` after the last group.
  */
-export function scanSource(source: ProfileSource, progress?: Progress): ScanResult {
-  const hash = createHash('sha256');
-  hash.update(`ja4-sensor profiles v1\nsensor_id=${source.sensorId ?? ''}\n`);
-  let text = '';
-  let rows = 0;
-  let anchors = 0;
-  let zeroRows = 0;
-  let countSum = 0;
-  let totalSum = 0;
-  let oldest = Infinity;
-  let newest = -Infinity;
-  let prevAnchor: string | null = null;
-  for (const g of source.groups()) {
-    if (prevAnchor !== null && !(g.anchor > prevAnchor)) {
-      throw new SeedError('INVALID', `${source.label}: rows are not sorted by anchor_key (or an anchor appears twice): ${g.anchor} after ${prevAnchor}` +
-        (source.kind === 'jsonl' ? '; import the output of export-profiles as it was written' : ''));
-    }
-    prevAnchor = g.anchor;
-    const parsed = parseAnchorKey(g.anchor);
-    if (parsed === null || !PAIR_FIELD_SET.has(parsed.pair.anchor) || !PAIR_FIELD_SET.has(parsed.pair.companion)) {
-      throw new SeedError('INVALID', `${source.label}: anchor key ${JSON.stringify(g.anchor)} is not of the form <field>><field>:<value> with known fields (${PAIR_FIELDS.join(', ')})`);
-    }
-    anchors++;
-    let prevCompanion: string | null = null;
-    let anchorAdds = false;
-    for (const r of g.rows) {
-      if (prevCompanion !== null && !(r[1] > prevCompanion)) {
-        throw new SeedError('INVALID', `${source.label}: companion ${JSON.stringify(r[1])} of anchor ${g.anchor} is out of order or repeated`);
+export class SourceScan {
+  private readonly hash = createHash('sha256');
+  private text = '';
+  private rows = 0;
+  private anchors = 0;
+  private zeroRows = 0;
+  private prevAnchor: string | null = null;
+
+  constructor(readonly source: ProfileSource, private readonly progress?: Progress) {
+    this.hash.update(`ja4-sensor profiles v1\nsensor_id=${source.sensorId ?? ''}\n`);
+  }
+
+  *groups(): IterableIterator<AnchorGroup> {
+    const source = this.source;
+    for (const g of source.groups()) {
+      if (this.prevAnchor !== null && !(g.anchor > this.prevAnchor)) {
+        throw new SeedError('INVALID', `${source.label}: rows are not sorted by anchor_key (or an anchor appears twice): ${g.anchor} after ${this.prevAnchor}` +
+          (source.kind === 'jsonl' ? '; import the output of export-profiles as it was written' : ''));
       }
-      prevCompanion = r[1];
-      rows++;
-      if (r[2] === 0) zeroRows++;
-      else anchorAdds = true;
-      countSum += r[2];
-      if (r[4] < oldest) oldest = r[4];
-      if (r[4] > newest) newest = r[4];
-      text += `${r[0]}\t${r[1]}\t${r[2]}\t${g.total}\t${r[4]}\n`;
-    }
-    if (anchorAdds) totalSum += g.total;
-    if (text.length >= 65536) {
-      hash.update(text);
-      text = '';
-      progress?.(rows);
+      this.prevAnchor = g.anchor;
+      const parsed = parseAnchorKey(g.anchor);
+      if (parsed === null || !PAIR_FIELD_SET.has(parsed.pair.anchor) || !PAIR_FIELD_SET.has(parsed.pair.companion)) {
+        throw new SeedError('INVALID', `${source.label}: anchor key ${JSON.stringify(g.anchor)} is not of the form <field>><field>:<value> with known fields (${PAIR_FIELDS.join(', ')})`);
+      }
+      this.anchors++;
+      let prevCompanion: string | null = null;
+      let text = this.text;
+      const prefix = `${g.anchor}\t`;
+      for (const r of g.rows) {
+        if (prevCompanion !== null && !(r[1] > prevCompanion)) {
+          throw new SeedError('INVALID', `${source.label}: companion ${JSON.stringify(r[1])} of anchor ${g.anchor} is out of order or repeated`);
+        }
+        prevCompanion = r[1];
+        if (r[2] === 0) this.zeroRows++;
+        text += `${prefix}${r[1]}\t${r[2]}\t${g.total}\t${r[4]}\n`;
+      }
+      this.rows += g.rows.length;
+      if (text.length >= 65536) {
+        this.hash.update(text);
+        text = '';
+        this.progress?.(this.rows);
+      }
+      this.text = text;
+      yield g;
     }
   }
-  hash.update(text);
-  progress?.(rows);
-  return {
-    digest: hash.digest('hex'), sensorId: source.sensorId, rows, anchors, zeroRows, countSum, totalSum,
-    oldest: rows > 0 ? oldest : null, newest: rows > 0 ? newest : null,
-  };
+
+  finish(): ScanResult {
+    this.hash.update(this.text);
+    this.text = '';
+    this.progress?.(this.rows);
+    return {
+      digest: this.hash.digest('hex'), fileDigest: this.source.fileDigest, sensorId: this.source.sensorId,
+      rows: this.rows, anchors: this.anchors, zeroRows: this.zeroRows,
+    };
+  }
 }
 
 // ---------------------------------------------------------------- the ledger
@@ -707,16 +783,22 @@ export function ledgerLookup(db: Database.Database, digest: string): LedgerEntry
   return (db.prepare('SELECT source_digest, source_sensor_id, applied_at, rows FROM seed_ledger WHERE source_digest = ?').get(digest) as LedgerEntry | undefined) ?? null;
 }
 
-export function ledgerRecord(db: Database.Database, scan: ScanResult, at: number): void {
-  db.prepare('INSERT OR REPLACE INTO seed_ledger (source_digest, source_sensor_id, applied_at, rows) VALUES (?, ?, ?, ?)')
-    .run(scan.digest, scan.sensorId, at, scan.rows);
+/**
+ * Records a source: its content digest, and its file digest as an alias (so the same file
+ * offered again — a USB stick left in at every boot — is recognised from its bytes alone).
+ */
+export function ledgerRecord(db: Database.Database, scan: Pick<ScanResult, 'digest' | 'fileDigest' | 'sensorId' | 'rows'>, at: number, content = true): void {
+  const put = db.prepare('INSERT OR REPLACE INTO seed_ledger (source_digest, source_sensor_id, applied_at, rows) VALUES (?, ?, ?, ?)');
+  if (content) put.run(scan.digest, scan.sensorId, at, scan.rows);
+  put.run(scan.fileDigest, scan.sensorId, at, scan.rows);
 }
 
+/** Sources applied (file aliases not counted). */
 export function ledgerList(db: Database.Database): LedgerEntry[] {
-  return db.prepare('SELECT source_digest, source_sensor_id, applied_at, rows FROM seed_ledger ORDER BY applied_at').all() as LedgerEntry[];
+  return db.prepare("SELECT source_digest, source_sensor_id, applied_at, rows FROM seed_ledger WHERE source_digest NOT LIKE '%:%' ORDER BY applied_at").all() as LedgerEntry[];
 }
 
-// ---------------------------------------------------------------- pass 2: apply
+// ---------------------------------------------------------------- merging
 
 export interface MergeStats {
   /** Source rows merged (count > 0). */
@@ -738,11 +820,12 @@ export function emptyStats(): MergeStats {
 }
 
 export interface ApplyResult {
-  /** 'applied', or 'already' when the ledger already holds this source (nothing was written). */
+  /** 'already': the ledger holds this source and nothing was written. */
   outcome: 'applied' | 'already' | 'dry-run';
   stats: MergeStats;
+  scan: ScanResult;
   /** When outcome is 'already': when it was first applied. */
-  appliedAt?: number;
+  appliedAt: number | null;
 }
 
 /** What the destination holds for one anchor: companion → [count, last_updated, total_seen], and its total. */
@@ -774,38 +857,36 @@ function checkSum(a: number, b: number, what: string): number {
   return s;
 }
 
+type RowWriter = (isNew: boolean, anchor: string, companion: string, count: number, total: number, updated: number) => void;
+
 /**
- * Merges source groups into the destination's view of an anchor, exactly as
+ * Merges one source anchor into what the destination holds for it, exactly as
  * BehaviorProfiler.merge does: counts add, last_updated takes the later, the anchor's total grows
- * once by the source's total. Rows with count 0 add nothing. Calls `write` for each merged row.
+ * once by the source's total. Rows with count 0 add nothing.
  */
-function mergeGroup(
-  g: AnchorGroup, dest: DestAnchor | null, stats: MergeStats,
-  write: ((anchor: string, companion: string, count: number, total: number, updated: number) => void) | null,
-): void {
+function mergeGroup(g: AnchorGroup, dest: DestAnchor | null, stats: MergeStats, write: RowWriter | null): void {
   const destTotal = dest?.total ?? 0;
-  let counted = false;
+  let newTotal = -1;
   for (const r of g.rows) {
     if (r[2] === 0) {
       stats.skipped++;
       continue;
     }
-    if (!counted) {
-      counted = true;
+    if (newTotal < 0) {
+      newTotal = checkSum(destTotal, g.total, `the total of ${g.anchor}`);
       stats.anchors++;
       if (dest === null) stats.anchorsNew++;
       stats.totalAdded += g.total;
     }
-    const newTotal = checkSum(destTotal, g.total, `the total of ${g.anchor}`);
     const existing = dest?.rows.get(r[1]);
     stats.rows++;
     stats.countAdded += r[2];
     if (existing === undefined) {
       stats.rowsNew++;
-      write?.(g.anchor, r[1], r[2], newTotal, r[4]);
+      write?.(true, g.anchor, r[1], r[2], newTotal, r[4]);
     } else {
       stats.rowsAdded++;
-      write?.(g.anchor, r[1], checkSum(existing[0], r[2], `the count of ${g.anchor} / ${r[1]}`), newTotal, Math.max(existing[1], r[4]));
+      write?.(false, g.anchor, r[1], checkSum(existing[0], r[2], `the count of ${g.anchor} / ${r[1]}`), newTotal, Math.max(existing[1], r[4]));
     }
   }
 }
@@ -813,81 +894,101 @@ function mergeGroup(
 function describeSqliteWriteError(err: unknown, dbPath: string): SeedError {
   const code = errnoCode(err);
   const msg = (err as Error).message;
-  if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY') || code === 'SQLITE_LOCKED') {
-    return new SeedError('BUSY', `database ${dbPath} is busy (another writer holds it); try again, or raise --wait`);
+  if (code.startsWith('SQLITE_BUSY') || code === 'SQLITE_LOCKED') {
+    return new SeedError('BUSY', `database ${dbPath} is busy (another writer holds it); nothing was changed; try again, or raise --wait`);
   }
   if (code === 'SQLITE_FULL') return new SeedError('IO', `disk full writing ${dbPath}; nothing was changed`);
-  if (code === 'SQLITE_READONLY' || code.startsWith('SQLITE_READONLY')) return new SeedError('IO', `database ${dbPath} is read-only (${code}); nothing was changed`);
+  if (code.startsWith('SQLITE_READONLY')) return new SeedError('IO', `database ${dbPath} is read-only (${code}); nothing was changed`);
   return new SeedError('IO', `cannot write ${dbPath} (${code || 'error'}): ${msg}; nothing was changed`);
 }
 
+/** Thrown inside the transaction to roll it back when the source turns out to be applied already. */
+class AlreadyApplied extends Error {
+  constructor(readonly entry: LedgerEntry, readonly scan: ScanResult) {
+    super('already applied');
+  }
+}
+
+/** The result for a source recognised by its file digest, without reading it. */
+function knownFile(source: ProfileSource, entry: LedgerEntry): ApplyResult {
+  return {
+    outcome: 'already', stats: emptyStats(), appliedAt: entry.applied_at,
+    scan: { digest: source.fileDigest, fileDigest: source.fileDigest, sensorId: source.sensorId, rows: entry.rows, anchors: 0, zeroRows: 0 },
+  };
+}
+
 /**
- * Applies a scanned source to a destination opened by this process (no daemon running), in one
- * transaction together with its ledger row: all of it or nothing. With `dryRun`, computes the
- * same statistics and writes nothing.
+ * Applies a source to a destination opened by this process (no daemon running): one pass that
+ * validates, digests and merges, in one transaction with the ledger rows — all of it or nothing.
+ * A source found in the ledger (by its bytes first, else by its content digest at the end of the
+ * pass, when the transaction is rolled back) is a no-op unless `force`. With `dryRun`, computes
+ * the same statistics and writes nothing; `dest` may then be null (no database yet).
  */
 export function applyToDatabase(
-  dest: SensorDb | null, source: ProfileSource, scan: ScanResult,
+  dest: SensorDb | null, source: ProfileSource,
   opts: { force?: boolean; dryRun?: boolean; now?: number; progress?: Progress } = {},
 ): ApplyResult {
   const stats = emptyStats();
   if (dest === null && !opts.dryRun) throw new Error('applyToDatabase: a destination is needed unless dryRun');
   const db = dest?.db ?? null;
-  const journalEmpty = db === null || db.prepare('SELECT 1 FROM profile_journal LIMIT 1').get() === undefined;
-
-  if (opts.dryRun) {
-    // No destination database yet: everything would be new.
-    const previous = db ? ledgerLookup(db, scan.digest) : null;
-    const reader: AnchorReader = db === null ? () => null : journalEmpty ? baseAnchorReader(db) : journalAwareReader(db);
-    let done = 0;
-    for (const g of source.groups()) {
-      mergeGroup(g, reader(g.anchor), stats, null);
-      done += g.rows.length;
-      if ((done & 0x3fff) < g.rows.length) opts.progress?.(done);
-    }
-    opts.progress?.(done);
-    return previous && !opts.force ? { outcome: 'already', stats, appliedAt: previous.applied_at } : { outcome: 'dry-run', stats };
+  const force = opts.force === true;
+  if (db && !force) {
+    const known = ledgerLookup(db, source.fileDigest);
+    if (known) return knownFile(source, known);
   }
-  if (db === null || dest === null) throw new Error('unreachable');
-  const now = opts.now ?? Date.now();
+  const scan = new SourceScan(source, opts.progress);
 
-  const upsert = db.prepare(
-    `INSERT INTO behavior_profiles (anchor_key, companion_key, count, total_seen, last_updated) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (anchor_key, companion_key) DO UPDATE SET
-       count = excluded.count, total_seen = excluded.total_seen, last_updated = excluded.last_updated`,
-  );
-  const write = (a: string, c: string, count: number, total: number, updated: number) => { upsert.run(a, c, count, total, updated); };
-  let result: ApplyResult;
+  if (opts.dryRun || db === null || dest === null) {
+    const journalEmpty = db === null || db.prepare('SELECT 1 FROM profile_journal LIMIT 1').get() === undefined;
+    const reader: AnchorReader = db === null ? () => null : journalEmpty ? baseAnchorReader(db) : journalAwareReader(db);
+    for (const g of scan.groups()) mergeGroup(g, reader(g.anchor), stats, null);
+    const result = scan.finish();
+    const previous = db ? ledgerLookup(db, result.digest) : null;
+    return previous && !force
+      ? { outcome: 'already', stats, scan: result, appliedAt: previous.applied_at }
+      : { outcome: 'dry-run', stats, scan: result, appliedAt: null };
+  }
+
+  const now = opts.now ?? Date.now();
+  const insert = db.prepare('INSERT INTO behavior_profiles (anchor_key, companion_key, count, total_seen, last_updated) VALUES (?, ?, ?, ?, ?)');
+  const update = db.prepare('UPDATE behavior_profiles SET count = ?, total_seen = ?, last_updated = ? WHERE anchor_key = ? AND companion_key = ?');
+  const write: RowWriter = (isNew, a, c, count, total, updated) => {
+    if (isNew) insert.run(a, c, count, total, updated);
+    else update.run(count, total, updated, a, c);
+  };
   try {
-    result = db.transaction((): ApplyResult => {
-      const previous = ledgerLookup(db, scan.digest);
-      if (previous && !opts.force) return { outcome: 'already', stats, appliedAt: previous.applied_at };
+    const result = db.transaction((): ScanResult => {
       // Fold the journal into the base first: journal rows outrank base rows, so writing the base
       // under a non-empty journal could be overruled by an older journal row.
-      if (!journalEmpty) new ProfileStore(db).compact();
-      const reader = baseAnchorReader(db);
-      let done = 0;
-      for (const g of source.groups()) {
-        mergeGroup(g, reader(g.anchor), stats, write);
-        done += g.rows.length;
-        if ((done & 0x3fff) < g.rows.length) opts.progress?.(done);
-      }
-      opts.progress?.(done);
-      ledgerRecord(db, scan, now);
-      return { outcome: 'applied', stats };
+      if (db.prepare('SELECT 1 FROM profile_journal LIMIT 1').get() !== undefined) new ProfileStore(db).compact();
+      const empty = db.prepare('SELECT 1 FROM behavior_profiles LIMIT 1').get() === undefined;
+      const reader: AnchorReader = empty ? () => null : baseAnchorReader(db);
+      for (const g of scan.groups()) mergeGroup(g, reader(g.anchor), stats, write);
+      const r = scan.finish();
+      const previous = ledgerLookup(db, r.digest);
+      if (previous && !force) throw new AlreadyApplied(previous, r);
+      ledgerRecord(db, r, now);
+      return r;
     }).immediate();
-  } catch (err) {
-    if (err instanceof SeedError) throw err;
-    throw describeSqliteWriteError(err, dest.path);
-  }
-  if (result.outcome === 'applied') {
     try {
       db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {
       /* committed; the next writer checkpoints */
     }
+    return { outcome: 'applied', stats, scan: result, appliedAt: null };
+  } catch (err) {
+    if (err instanceof AlreadyApplied) {
+      // Same profiles from another file: remember this file too, so next time costs no pass.
+      try {
+        db.transaction(() => ledgerRecord(db, err.scan, err.entry.applied_at, false))();
+      } catch {
+        /* only a shortcut */
+      }
+      return { outcome: 'already', stats: emptyStats(), scan: err.scan, appliedAt: err.entry.applied_at };
+    }
+    if (err instanceof SeedError) throw err;
+    throw describeSqliteWriteError(err, dest.path);
   }
-  return result;
 }
 
 /**

@@ -35,6 +35,7 @@ export const exportProfilesCommand: CommandModule<object, Args> = {
     const since = args.since !== undefined ? parseTime(args.since) : undefined;
     if (args.flush) await flushDaemonIfRunning(ctx);
     const store = openSensorDb(ctx.dbPath, { readonly: true });
+    store.db.pragma('cache_size = -4096'); // rows are read once, in order: a small cache keeps RSS down
     const file = args.output !== undefined ? new AtomicFileSink(args.output) : null;
     try {
       await writeExport(store.db, args.format, { anchorPrefix: args.anchor, since }, file ?? new StreamSink(process.stdout));
