@@ -107,7 +107,8 @@ export class Daemon {
   private readonly exited: Promise<number>;
 
   constructor(readonly db: string, extraArgs: string[] = []) {
-    this.proc = spawn(process.execPath, [SENSORD, '--read=-', '--db', db, '--flush-interval', '0.5', ...extraArgs], {
+    const flush = extraArgs.includes('--flush-interval') ? [] : ['--flush-interval', '0.5'];
+    this.proc = spawn(process.execPath, [SENSORD, '--read=-', '--db', db, ...flush, ...extraArgs], {
       env: { ...process.env, SENSOR_DB: '', SENSOR_CONFIG: '', RUNTIME_DIRECTORY: '' },
     });
     this.proc.stdout.on('data', (d) => { this.stdout += d; });
@@ -115,7 +116,10 @@ export class Daemon {
     this.exited = new Promise((resolve) => this.proc.on('close', (code) => resolve(code ?? -1)));
   }
 
+  private wrote = false;
+
   write(b: Buffer): void {
+    this.wrote = true;
     this.proc.stdin.write(b);
   }
 
@@ -137,6 +141,7 @@ export class Daemon {
 
   /** Closes its input: it flushes and exits. Resolves to the exit code. */
   async end(): Promise<number> {
+    if (!this.wrote) this.write(fs.readFileSync(DEMO_PCAP).subarray(0, 24)); // an empty capture is an unreadable one
     this.proc.stdin.end();
     return this.exited;
   }

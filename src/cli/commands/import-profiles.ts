@@ -25,12 +25,14 @@ export const importProfilesCommand: CommandModule<object, Args> = {
       ) as unknown as Argv<Args>,
   handler: run(async (args: Args) => {
     const ctx = context(args);
+    // yargs 18 hands a positional "-" over as "" (an empty path names no file anyway).
+    const file = args.file === '' ? '-' : args.file;
     const limits = defaultLimits();
     if (args['max-size'] !== undefined) limits.maxBytes = Math.floor(args['max-size'] * 1024 * 1024);
-    const source = await openJsonlSource(args.file, { destPath: ctx.dbPath, limits, sensorId: args['source-id'] ?? null });
+    const source = await openJsonlSource(file, { destPath: ctx.dbPath, limits, sensorId: args['source-id'] ?? null });
     try {
       const report = await applySource(ctx, source, args);
-      return reportApply('import', args.file, ctx, report, args.json === true);
+      return reportApply('import', file, ctx, report, args.json === true);
     } finally {
       source.close();
     }
