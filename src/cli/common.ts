@@ -74,7 +74,7 @@ export function context(args: DbArgs): Context {
     const { config, source } = loadConfig(args.config);
     return { config, configSource: source, dbPath: path.resolve(resolveDbPath(args.db, config)), socket: args.socket };
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(EXIT.CONFIG, err.message.split('\n').join('; '));
+    if (err instanceof ConfigError) throw new CliError(EXIT.CONFIG, err.message.replace(/:\n\s+/, ': ').replace(/\n\s+/g, '; '));
     throw err;
   }
 }
