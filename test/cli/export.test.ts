@@ -170,7 +170,7 @@ describe('conventions', () => {
     fs.writeFileSync(cfg, 'min_seen: -3\n');
     const bad = cli(['status', '--config', cfg]);
     expect(bad.code).toBe(78);
-    expect(bad.stderr).toMatch(/^sensorctl: .*bad\.yaml: invalid configuration: min_seen: must be >= 1$/);
+    expect(bad.stderr).toMatch(/^sensorctl: .*bad\.yaml: invalid configuration: min_seen: must be >= 1\n$/);
     expect(cli(['completion']).stdout).toMatch(/sensorctl/);
   });
 
