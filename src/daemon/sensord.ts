@@ -7,6 +7,7 @@ import type { CaptureSpec } from '../capture/source.js';
 import { parseMethods } from '../cli/commands/fingerprint.js';
 import type { LogLevel } from '../storage/db.js';
 import { ConfigError, loadConfig, resolveDbPath, type SensorConfig } from './config.js';
+import { ControlServer, controlSocketPath } from './control-server.js';
 import { EXIT_CONFIG, SensorDaemon } from './daemon.js';
 import { createLogger } from './logger.js';
 import { printSummary } from './summary.js';
@@ -104,13 +105,21 @@ if (keyLogPath) {
   }
 }
 
+const dbPath = resolveDbPath(argv.db, config);
+// Control socket for sensorctl (seed/import into the live profiles, status, alerts --follow).
+let control: ControlServer | null = null;
 const daemon = new SensorDaemon({
   config,
   capture,
-  dbPath: resolveDbPath(argv.db, config),
+  dbPath,
   log,
   printAlerts: !argv.quiet,
   keyLog,
+  onReady: (d) => {
+    control = new ControlServer(d, { path: controlSocketPath(config, dbPath), log });
+    void control.start();
+  },
+  onAlert: (alert) => control?.publishAlert(alert),
 });
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => daemon.stop(signal));
@@ -119,5 +128,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 process.stdout.on('error', () => {});
 
 const { exitCode, summary } = await daemon.start();
+await (control as ControlServer | null)?.close();
 if (argv.summary && summary) printSummary(summary, process.stderr);
 process.exitCode = exitCode;

@@ -1,0 +1,143 @@
+/**
+ * The common path of `seed` and `import-profiles`: open and check the source, then hand the merge
+ * to the running daemon when there is one (so its in-memory profiles and the database agree), or
+ * apply it to the database file in one transaction when there is none. Both give the same rows.
+ */
+import fs from 'node:fs';
+import type { Argv } from 'yargs';
+import { openSensorDb, type SensorDb } from '../storage/db.js';
+import {
+  applyToDatabase, emptyStats, SourceScan, type ApplyResult, type MergeStats, type ProfileRow, type ProfileSource, type ScanResult,
+} from '../storage/seed.js';
+import { EXIT, type Context, type DbArgs } from './common.js';
+import { connectDaemon, type ControlClient } from './control-client.js';
+import { progressBar, type ProgressBar } from './progress.js';
+
+export interface ApplyArgs extends DbArgs {
+  force?: boolean;
+  'dry-run'?: boolean;
+  wait?: number;
+  'max-size'?: number;
+  progress?: boolean;
+}
+
+export function withApplyOptions<T>(y: Argv<T>): Argv<T & ApplyArgs> {
+  return y
+    .option('dry-run', { type: 'boolean', default: false, describe: 'check the source and report what would change (rows new, rows added to, totals); write nothing' })
+    .option('force', { type: 'boolean', default: false, describe: 'apply even if the ledger says this source was already applied (its counts are added again)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON line with the result (also on errors)' })
+    .option('wait', { type: 'number', default: 10, describe: 'seconds to wait for a database locked by another writer before giving up (exit 75)' })
+    .option('max-size', { type: 'number', describe: 'largest source accepted, in MiB (default 512)' })
+    .option('progress', { type: 'boolean', describe: 'progress bar on stderr (default: on a terminal, for sources of 50,000 rows or more)' }) as Argv<T & ApplyArgs>;
+}
+
+const CHUNK_ROWS = 2048;
+
+export interface ApplyReport {
+  outcome: ApplyResult['outcome'];
+  mode: 'live' | 'file';
+  scan: ScanResult;
+  stats: MergeStats;
+  appliedAt: number | null;
+  ms: number;
+}
+
+type Applied = Omit<ApplyReport, 'mode' | 'ms'>;
+
+/**
+ * Streams the source to the daemon in chunks of whole anchors, validating and digesting it on the
+ * way; the daemon holds the rows and merges them at seed.commit, when the digest is known.
+ */
+async function applyLive(client: ControlClient, source: ProfileSource, args: ApplyArgs, bar: ProgressBar): Promise<Applied> {
+  const begin = await client.request<{ already: boolean; applied_at?: number; rows?: number }>('seed.begin', {
+    file_digest: source.fileDigest, source: source.label, force: args.force === true, dry_run: args['dry-run'] === true,
+  });
+  if (begin.already) {
+    return {
+      outcome: 'already', stats: emptyStats(), appliedAt: begin.applied_at ?? null,
+      scan: { digest: source.fileDigest, fileDigest: source.fileDigest, sensorId: source.sensorId, rows: begin.rows ?? 0, anchors: 0, zeroRows: 0 },
+    };
+  }
+  bar.start(args['dry-run'] ? 'comparing' : 'sending', source.approxRows);
+  const scan = new SourceScan(source, (n) => bar.update(n));
+  let chunk: ProfileRow[] = [];
+  for (const g of scan.groups()) {
+    for (const r of g.rows) chunk.push([r[0], r[1], r[2], g.total, r[4]]);
+    if (chunk.length >= CHUNK_ROWS) {
+      await client.request('seed.rows', { rows: chunk }, 120_000);
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) await client.request('seed.rows', { rows: chunk }, 120_000);
+  const result = scan.finish();
+  bar.stop();
+  const res = await client.request<{ outcome: ApplyResult['outcome']; stats: MergeStats; applied_at?: number | null }>(
+    'seed.commit', { digest: result.digest, sensor_id: result.sensorId, rows: result.rows }, 600_000,
+  );
+  return { outcome: res.outcome, stats: res.stats, appliedAt: res.applied_at ?? null, scan: result };
+}
+
+function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: ProgressBar): Applied {
+  const dryRun = args['dry-run'] === true;
+  let dest: SensorDb | null = null;
+  try {
+    if (dryRun) dest = fs.existsSync(ctx.dbPath) ? openSensorDb(ctx.dbPath, { readonly: true }) : null;
+    else {
+      dest = openSensorDb(ctx.dbPath, {
+        sensorId: ctx.config.sensor_id ?? undefined,
+        recover: false,
+        cacheSizeKb: 4096,
+        busyTimeoutMs: Math.max(0, Math.round((args.wait ?? 10) * 1000)),
+      });
+    }
+    bar.start(dryRun ? 'comparing' : 'merging', source.approxRows);
+    return applyToDatabase(dest, source, { force: args.force, dryRun, progress: (n) => bar.update(n) });
+  } finally {
+    bar.stop();
+    dest?.close();
+  }
+}
+
+export async function applySource(ctx: Context, source: ProfileSource, args: ApplyArgs): Promise<ApplyReport> {
+  const t0 = performance.now();
+  const bar = progressBar({ enabled: args.progress, expected: source.approxRows });
+  const client = await connectDaemon(ctx.config, ctx.dbPath, ctx.socket);
+  try {
+    const r = client ? await applyLive(client, source, args, bar) : applyFile(ctx, source, args, bar);
+    return { ...r, mode: client ? 'live' : 'file', ms: performance.now() - t0 };
+  } finally {
+    bar.stop();
+    client?.close();
+  }
+}
+
+/** Prints the result (one line, or one JSON line) and returns the exit code. */
+export function reportApply(kind: 'seed' | 'import', label: string, ctx: Context, r: ApplyReport, json: boolean): number {
+  const s = r.stats;
+  const code = r.outcome === 'already' ? EXIT.NOTHING_TO_DO : EXIT.OK;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({
+      outcome: r.outcome, exit_code: code, kind, mode: r.mode, source: label, db: ctx.dbPath,
+      digest: r.scan.digest, file_digest: r.scan.fileDigest, source_sensor_id: r.scan.sensorId, source_rows: r.scan.rows, source_anchors: r.scan.anchors,
+      stats: {
+        rows: s.rows, rows_new: s.rowsNew, rows_added: s.rowsAdded, anchors: s.anchors, anchors_new: s.anchorsNew,
+        count_added: s.countAdded, total_added: s.totalAdded, skipped_zero: s.skipped,
+      },
+      applied_at: r.appliedAt, ms: Math.round(r.ms),
+    })}\n`);
+    return code;
+  }
+  const where = r.mode === 'live' ? 'the running sensor' : ctx.dbPath;
+  const from = `${label}${r.scan.sensorId ? ` (sensor ${r.scan.sensorId})` : ''}`;
+  const detail = `${s.rows} rows (${s.rowsNew} new, ${s.rowsAdded} added to) over ${s.anchors} anchors (${s.anchorsNew} new); counts +${s.countAdded}, totals +${s.totalAdded}` +
+    (s.skipped ? `; ${s.skipped} rows with count 0 skipped` : '');
+  if (r.outcome === 'already') {
+    process.stdout.write(`nothing to do: ${from} was already applied to ${where} on ${new Date(r.appliedAt ?? 0).toISOString()} ` +
+      `(digest ${r.scan.digest.slice(0, 16)}); --force applies it again\n`);
+  } else if (r.outcome === 'dry-run') {
+    process.stdout.write(`dry run: ${kind === 'seed' ? 'seeding' : 'importing'} ${from} into ${where} would merge ${detail}; nothing written\n`);
+  } else {
+    process.stdout.write(`${kind === 'seed' ? 'seeded' : 'imported'} ${from} into ${where}: ${detail}; ledger ${r.scan.digest.slice(0, 16)} (${(r.ms / 1000).toFixed(1)} s)\n`);
+  }
+  return code;
+}

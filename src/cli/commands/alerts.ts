@@ -1,0 +1,92 @@
+/** `sensorctl alerts`: stored alerts, and with --follow new ones as the daemon raises them. */
+import type { Argv, CommandModule } from 'yargs';
+import type { AlertRecord } from '../../anomaly/alert.js';
+import { openSensorDb } from '../../storage/db.js';
+import { queryAlerts } from '../../storage/export.js';
+import { CliError, context, EXIT, EXIT_CODES_HELP, isoTime, parseTime, run, withDbOptions, type DbArgs } from '../common.js';
+import { connectDaemon } from '../control-client.js';
+import { LineWriter } from '../output.js';
+
+interface Args extends DbArgs {
+  since?: string;
+  kind?: string;
+  limit: number;
+  follow: boolean;
+}
+
+function human(record: AlertRecord, createdAt?: number): string {
+  const a = record.alert;
+  const f = record.flow;
+  const when = createdAt !== undefined ? isoTime(createdAt) : record.timestamp;
+  return `${when}  ${a.severity.padEnd(8)} ${a.kind.padEnd(15)} ${a.message}` +
+    (f ? `  [${f.proto} ${f.src_ip}:${f.src_port} -> ${f.dest_ip}:${f.dest_port}]` : '');
+}
+
+export const alertsCommand: CommandModule<object, Args> = {
+  command: 'alerts',
+  describe: 'List stored alerts; --follow streams new ones from the running sensord',
+  builder: (y: Argv) =>
+    withDbOptions(y)
+      .option('since', { type: 'string', describe: 'only alerts raised since TIME (ISO 8601, epoch seconds, or an age: 30m, 2h, 7d)' })
+      .option('kind', { choices: ['new_companion', 'rare_companion'], describe: 'only alerts of this kind' })
+      .option('limit', { type: 'number', default: 50, describe: 'at most this many stored alerts (the newest), printed oldest first' })
+      .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep running and print new alerts as sensord raises them (Ctrl-C to stop)' })
+      .option('json', { type: 'boolean', default: false, describe: 'one alert JSON object (EVE-style) per line' })
+      .example('$0 alerts --since 1d', 'alerts of the last day')
+      .example('$0 alerts --kind new_companion --limit 10 --json | jq .alert.anchor', 'for scripts')
+      .example('$0 alerts -f', 'watch alerts live')
+      .epilog(EXIT_CODES_HELP) as unknown as Argv<Args>,
+  handler: run(async (args: Args) => {
+    const ctx = context(args);
+    if (!(args.limit >= 0)) throw new CliError(EXIT.USAGE, '--limit must be 0 or more');
+    const since = args.since !== undefined ? parseTime(args.since) : undefined;
+    const out = new LineWriter();
+    // Subscribe before reading the table, so nothing raised in between is missed; duplicates are dropped.
+    const client = args.follow ? await connectDaemon(ctx.config, ctx.dbPath, ctx.socket) : null;
+    if (args.follow && !client) {
+      throw new CliError(EXIT.NO_DAEMON, `--follow needs a running sensord, and none answers for ${ctx.dbPath} (start it, or name its socket with --socket)`);
+    }
+    const early: AlertRecord[] = [];
+    let printing = false;
+    const emit = (a: AlertRecord) => {
+      if (args.kind && a.alert.kind !== args.kind) return;
+      out.line(args.json ? JSON.stringify(a) : human(a));
+      out.flushSync();
+    };
+    if (client) {
+      client.onEvent((e) => {
+        if (e.event !== 'alert') return;
+        const a = e.alert as AlertRecord;
+        if (printing) emit(a);
+        else early.push(a);
+      });
+      await client.request('alerts.follow');
+    }
+    const seen = new Set<string>();
+    const store = openSensorDb(ctx.dbPath, { readonly: true });
+    try {
+      for (const row of queryAlerts(store.db, { since, kind: args.kind, limit: args.limit })) {
+        let record: AlertRecord;
+        try {
+          record = JSON.parse(row.payload) as AlertRecord;
+        } catch {
+          continue;
+        }
+        if (client) seen.add(row.payload);
+        out.line(args.json ? row.payload : human(record, row.created_at));
+      }
+    } finally {
+      store.close();
+    }
+    await out.end();
+    if (!client) return;
+    for (const a of early) if (!seen.has(JSON.stringify(a))) emit(a);
+    printing = true;
+    await new Promise<void>((resolve) => {
+      client.onClose(() => resolve());
+      process.once('SIGINT', () => { client.close(); resolve(); });
+      process.once('SIGTERM', () => { client.close(); resolve(); });
+    });
+    await out.end();
+  }),
+};

@@ -1,0 +1,59 @@
+/** `sensorctl backup DEST.db`: a consistent, verified copy, also while the daemon runs. */
+import fs from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import { openSensorDb } from '../../storage/db.js';
+import { backupDatabase, BackupError } from '../../storage/export.js';
+import { CliError, context, EXIT, EXIT_CODES_HELP, humanBytes, run, withDbOptions, type DbArgs } from '../common.js';
+import { flushDaemonIfRunning } from '../daemon-flush.js';
+
+interface Args extends DbArgs {
+  dest: string;
+  force: boolean;
+  flush: boolean;
+}
+
+export const backupCommand: CommandModule<object, Args> = {
+  command: 'backup <dest>',
+  describe: 'Copy the sensor database to DEST.db with SQLite\'s online backup, verified before success',
+  builder: (y: Argv) =>
+    withDbOptions(y)
+      .positional('dest', { type: 'string', demandOption: true, describe: 'the backup file to create' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace DEST if it exists' })
+      .option('flush', { type: 'boolean', default: true, describe: 'ask a running sensord to flush first so the copy includes what it holds in memory' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON line with the result' })
+      .example('$0 backup /media/usb/sensor-$(date +%F).db', 'back up to a USB stick while the sensor runs')
+      .example('$0 seed /media/usb/sensor-2024-05-01.db', '(on another sensor) seed from that backup')
+      .epilog(
+        'The copy is written to a temporary file beside DEST, switched to a self-contained single file (no -wal), checked ' +
+        '(quick_check, schema version, sensor id) and fsynced, then renamed to DEST. On any failure DEST is not created.\n\n' + EXIT_CODES_HELP,
+      ) as unknown as Argv<Args>,
+  handler: run(async (args: Args) => {
+    const ctx = context(args);
+    const destStat = fs.statSync(args.dest, { throwIfNoEntry: false });
+    const dbStat = fs.statSync(ctx.dbPath, { throwIfNoEntry: false });
+    if (destStat && dbStat && destStat.dev === dbStat.dev && destStat.ino === dbStat.ino) {
+      throw new CliError(EXIT.USAGE, `backup destination ${args.dest} is the database itself; name a new file`);
+    }
+    if (destStat && !args.force) throw new CliError(EXIT.USAGE, `${args.dest} exists; choose a new name or pass --force to replace it`);
+    if (destStat && !destStat.isFile()) throw new CliError(EXIT.USAGE, `${args.dest} exists and is not a regular file`);
+    const flushed = args.flush ? await flushDaemonIfRunning(ctx) : false;
+    const store = openSensorDb(ctx.dbPath, { readonly: true });
+    try {
+      const r = await backupDatabase(store.db, args.dest);
+      if (args.json) {
+        process.stdout.write(`${JSON.stringify({ outcome: 'done', exit_code: 0, path: r.path, bytes: r.bytes, profile_rows: r.profileRows, journal_rows: r.journalRows, alerts: r.alerts, schema_version: r.schemaVersion, sensor_id: r.sensorId, check: r.check, daemon_flushed: flushed, ms: Math.round(r.ms) })}\n`);
+      } else {
+        process.stdout.write(`backup written to ${r.path}: ${humanBytes(r.bytes)}, ${r.profileRows + r.journalRows} profile rows, ${r.alerts} alerts, ` +
+          `schema ${r.schemaVersion}, sensor ${r.sensorId}; quick_check ${r.check}${flushed ? ' (sensord flushed first)' : ''}\n`);
+      }
+    } catch (err) {
+      if (err instanceof BackupError) throw new CliError(EXIT.IO, err.message);
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (code === 'SQLITE_FULL' || code === 'ENOSPC') throw new CliError(EXIT.IO, `no space left for the backup at ${args.dest}; nothing written`);
+      if (code === 'SQLITE_CANTOPEN' || code === 'ENOENT' || code === 'EACCES') throw new CliError(EXIT.IO, `cannot create ${args.dest}: ${(err as Error).message}`);
+      throw err;
+    } finally {
+      store.close();
+    }
+  }),
+};

@@ -1,0 +1,95 @@
+/** `sensorctl status`: is the sensor running, what is it doing, what is on disk. */
+import fs from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import { openSensorDb, StorageError } from '../../storage/db.js';
+import { dbFacts, type DbFacts } from '../../storage/export.js';
+import { classify, context, EXIT_CODES_HELP, humanBytes, humanDuration, isoTime, run, withDbOptions, type DbArgs } from '../common.js';
+import { connectDaemon } from '../control-client.js';
+
+type Live = Record<string, unknown> & { last_flush?: Record<string, unknown> | null };
+
+export const statusCommand: CommandModule<object, DbArgs> = {
+  command: 'status',
+  describe: 'Show whether sensord runs, its capture and packet rate, profiles, last flush, flash writes today, and the database',
+  builder: (y: Argv) =>
+    withDbOptions(y)
+      .option('json', { type: 'boolean', default: false, describe: 'the same as one JSON object' })
+      .example('$0 status', 'a short report')
+      .example('$0 status --json | jq .daemon.packets_per_s', 'for scripts and monitoring')
+      .epilog('Live figures come from the running sensord (control socket); database figures from the file, read-only.\n\n' + EXIT_CODES_HELP) as unknown as Argv<DbArgs>,
+  handler: run(async (args: DbArgs) => {
+    const ctx = context(args);
+    let live: Live | null = null;
+    let socket: string | null = null;
+    let daemonError: string | null = null;
+    try {
+      const client = await connectDaemon(ctx.config, ctx.dbPath, ctx.socket);
+      if (client) {
+        socket = client.path;
+        try {
+          live = await client.request<Live>('status', {}, 10_000);
+        } finally {
+          client.close();
+        }
+      }
+    } catch (err) {
+      daemonError = classify(err)[1];
+    }
+    let facts: DbFacts | null = null;
+    let dbError: string | null = null;
+    if (fs.existsSync(ctx.dbPath)) {
+      try {
+        const store = openSensorDb(ctx.dbPath, { readonly: true });
+        try {
+          facts = dbFacts(store.db, ctx.dbPath);
+        } finally {
+          store.close();
+        }
+      } catch (err) {
+        dbError = err instanceof StorageError ? err.message : classify(err)[1];
+      }
+    } else {
+      dbError = `database ${ctx.dbPath} does not exist (yet)`;
+    }
+
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify({
+        sensor_id: (live?.sensor_id as string | undefined) ?? facts?.sensorId ?? null,
+        daemon: live ? { running: true, socket, ...live } : { running: false, error: daemonError },
+        database: facts
+          ? {
+              path: facts.path, bytes: facts.bytes, wal_bytes: facts.walBytes, schema_version: facts.schemaVersion,
+              latest_schema_version: facts.latestSchemaVersion, created_at: facts.createdAt, profile_rows: facts.profileRows,
+              anchors: facts.anchors, journal_rows: facts.journalRows, alerts: facts.alerts, last_alert_at: facts.lastAlertAt,
+              seeds_applied: facts.seedsApplied, last_write_at: facts.lastWriteAt,
+            }
+          : { path: ctx.dbPath, error: dbError },
+        config: ctx.configSource,
+      })}\n`);
+      return;
+    }
+    const lines: string[] = [];
+    const row = (k: string, v: string) => lines.push(`${k.padEnd(12)}${v}`);
+    row('sensor', String(live?.sensor_id ?? facts?.sensorId ?? '-'));
+    if (live) {
+      row('daemon', `running (pid ${String(live.pid)}, up ${humanDuration(Number(live.uptime_s ?? 0))}) — ${socket}`);
+      row('capture', `${String(live.source)}: ${String(live.packets)} packets (${String(live.packets_per_s)}/s), ${String(live.flows)} flows, ${String(live.fingerprints)} fingerprints`);
+      row('profiles', `${String(live.profile_rows)} rows over ${String(live.anchors)} anchors (live); ${String(live.alerts)} alerts since start`);
+      const f = live.last_flush;
+      row('last flush', f ? `${isoTime(Number(f.at))} (${humanDuration((Date.now() - Number(f.at)) / 1000)} ago): ${f.ok ? 'ok' : `FAILED: ${String(f.error)}`}, ${String(f.rows)} rows, ${humanBytes(Number(f.bytes))}; every ${String(live.flush_interval_s)} s` : `none yet (every ${String(live.flush_interval_s)} s)`);
+      row('flash today', `${humanBytes(Number(live.flash_bytes_today))} written to the database files (${String(live.day)} UTC)` +
+        (live.proc_write_bytes_today !== null && live.proc_write_bytes_today !== undefined ? `, ${humanBytes(Number(live.proc_write_bytes_today))} by the process` : ''));
+    } else {
+      row('daemon', daemonError ? `unreachable: ${daemonError}` : 'not running');
+    }
+    if (facts) {
+      row('database', `${facts.path}: ${humanBytes(facts.bytes)}${facts.walBytes ? ` + ${humanBytes(facts.walBytes)} WAL` : ''}, schema ${facts.schemaVersion} (this build: ${facts.latestSchemaVersion}), created ${isoTime(facts.createdAt)}`);
+      row(live ? 'on disk' : 'profiles', `${facts.profileRows} rows over ${facts.anchors} anchors${facts.journalRows ? ` (${facts.journalRows} journal rows to fold)` : ''}; last write ${isoTime(facts.lastWriteAt)}`);
+      row('alerts', `${facts.alerts} stored${facts.lastAlertAt ? `, newest ${isoTime(facts.lastAlertAt)}` : ''}`);
+      row('seeds', `${facts.seedsApplied} source${facts.seedsApplied === 1 ? '' : 's'} applied (ledger)`);
+    } else {
+      row('database', dbError ?? '-');
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }),
+};

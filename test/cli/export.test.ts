@@ -1,0 +1,194 @@
+/**
+ * export-profiles, import-profiles, profiles, alerts and the conventions every command shares
+ * (--help with examples and exit codes, usage errors, config errors), on real database files.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { openSensorDb } from '../../src/storage/db.js';
+import { T0, cli, exportRows, fileDigest, json, makeSensorDb, tempDir, type Row } from './helpers.js';
+
+const A = 'ja4>ja4t:t13d1516h2_8daaf6152771_02713d6af862';
+const H = 'ja4>ja4h:t13d1516h2_8daaf6152771_02713d6af862';
+const ROWS: Row[] = [
+  [A, '64240_2-4-8-1-3_1460_7', 98, 100, T0 + 1000],
+  [A, 'odd,"value"', 2, 100, T0 + 86_400_000],
+  [H, 'ge11nn05enus_9ed1ff1f7b03_cd8dafe26982_000000000000', 40, 40, T0 + 2000],
+];
+
+let dir: string;
+beforeEach(() => { dir = tempDir(); });
+afterEach(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+
+describe('export-profiles', () => {
+  test('JSON lines by default: one object per row, sorted, total_seen the anchor total', () => {
+    const db = makeSensorDb(path.join(dir, 's.db'), ROWS);
+    const r = cli(['export-profiles', '--db', db]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toEqual({ anchor_key: H, companion_key: ROWS[2]![1], count: 40, total_seen: 40, last_updated: T0 + 2000 });
+    expect(lines.map((l) => l.companion_key)).toEqual([ROWS[2]![1], ROWS[0]![1], ROWS[1]![1]]);
+  });
+
+  test('CSV with a header and quoting; --anchor and --since filters', () => {
+    const db = makeSensorDb(path.join(dir, 's.db'), ROWS);
+    const csv = cli(['export-profiles', '--db', db, '--format', 'csv', '--anchor', 'ja4>ja4t:']).stdout;
+    expect(csv).toBe('anchor_key,companion_key,count,total_seen,last_updated\n' +
+      `${A},64240_2-4-8-1-3_1460_7,98,100,${T0 + 1000}\n` +
+      `${A},"odd,""value""",2,100,${T0 + 86_400_000}\n`);
+    const since = cli(['export-profiles', '--db', db, '--since', new Date(T0 + 3600_000).toISOString()]).stdout.trim().split('\n');
+    expect(since).toHaveLength(1);
+    expect(JSON.parse(since[0]!)).toMatchObject({ companion_key: 'odd,"value"', count: 2, total_seen: 100 });
+    expect(cli(['export-profiles', '--db', db, '--since', 'yesterday-ish']).code).toBe(64);
+    expect(cli(['export-profiles', '--db', db, '--anchor', 'nothing:']).stdout).toBe('');
+  });
+
+  test('--output writes atomically; a failure leaves no file', () => {
+    const db = makeSensorDb(path.join(dir, 's.db'), ROWS);
+    const out = path.join(dir, 'out', 'p.jsonl');
+    fs.mkdirSync(path.dirname(out));
+    expect(cli(['export-profiles', '--db', db, '-o', out]).code).toBe(0);
+    expect(fs.readdirSync(path.dirname(out))).toEqual(['p.jsonl']);
+    expect(fs.readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(3);
+    const missing = cli(['export-profiles', '--db', path.join(dir, 'none.db'), '-o', path.join(dir, 'out', 'q.jsonl')]);
+    expect(missing.code).toBe(66);
+    expect(missing.stderr).toMatch(/^sensorctl: database .*none\.db does not exist$/m);
+    expect(fs.readdirSync(path.dirname(out))).toEqual(['p.jsonl']);
+  });
+
+  test('a database with an unfolded journal exports base ⊕ journal', () => {
+    const file = path.join(dir, 'j.db');
+    makeSensorDb(file, ROWS);
+    const store = openSensorDb(file);
+    store.db.prepare('INSERT INTO profile_journal (op, anchor_key, companion_key, count, total_seen, last_updated) VALUES (0, ?, ?, 99, 101, ?)').run(A, '64240_2-4-8-1-3_1460_7', T0 + 5000);
+    store.db.prepare("INSERT INTO profile_journal (op, anchor_key, companion_key, count, total_seen, last_updated) VALUES (1, ?, 'odd,\"value\"', 0, 0, 0)").run(A);
+    store.close();
+    expect(exportRows(file)).toEqual([ROWS[2], [A, '64240_2-4-8-1-3_1460_7', 99, 101, T0 + 5000]]);
+    expect(exportRows(file)).toEqual(cli(['export-profiles', '--db', file, '--anchor', 'ja4>']).stdout.trim().split('\n').map((l) => Object.values(JSON.parse(l))));
+  });
+});
+
+describe('import-profiles', () => {
+  test('round trip through an export file, idempotent', () => {
+    const src = makeSensorDb(path.join(dir, 's.db'), ROWS);
+    const file = path.join(dir, 'p.jsonl');
+    expect(cli(['export-profiles', '--db', src, '-o', file]).code).toBe(0);
+    const dest = path.join(dir, 'd.db');
+    const r = cli(['import-profiles', file, '--db', dest, '--json']);
+    expect(json(r)).toMatchObject({ outcome: 'applied', kind: 'import', mode: 'file', source_rows: 3 });
+    expect(exportRows(dest)).toEqual(exportRows(src));
+    expect(cli(['import-profiles', file, '--db', dest]).code).toBe(3);
+  });
+
+  test('bad input is rejected whole, with the line, and the destination untouched', () => {
+    const dest = makeSensorDb(path.join(dir, 'd.db'), ROWS);
+    const before = fileDigest(dest);
+    const good = (over: Record<string, unknown> = {}) => JSON.stringify({ anchor_key: A, companion_key: 'c', count: 1, total_seen: 2, last_updated: T0, ...over });
+    const cases: [string, RegExp][] = [
+      [`${good()}\nnot json\n`, /line 2: not valid JSON/],
+      [`${good({ count: -1 })}\n`, /line 1: negative count -1/],
+      [`${good({ count: 3 })}\n`, /line 1: count 3 is larger than total_seen 2/],
+      [`${good({ extra: 1 })}\n`, /line 1: unknown field "extra"/],
+      [`${good({ companion_key: 'z' })}\n${good({ companion_key: 'a' })}\n`, /out of order or repeated/],
+      [`${good({ anchor_key: 'ja4>ja4t:b' })}\n${good({ anchor_key: 'ja4>ja4t:a' })}\n`, /not sorted by anchor_key/],
+      [`${good({ last_updated: 1e15 })}\n`, /line 1: last_updated .* is in the future/],
+      [`${good({ companion_key: 'x'.repeat(300) })}\n`, /longer than 256 bytes/],
+      [`${'x'.repeat(5000)}\n`, /line 1 is longer than 4096 bytes/],
+      ['', /is empty/],
+    ];
+    for (const [input, message] of cases) {
+      const r = cli(['import-profiles', '-', '--db', dest], { input });
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 65, stderr: expect.stringMatching(message) });
+    }
+    expect(cli(['import-profiles', path.join(dir, 'none.jsonl'), '--db', dest]).code).toBe(66);
+    expect(fileDigest(dest)).toBe(before);
+  });
+});
+
+describe('profiles', () => {
+  test('an anchor\'s companions with counts and fractions, by key or by value', () => {
+    const db = makeSensorDb(path.join(dir, 's.db'), ROWS);
+    const r = cli(['profiles', '--db', db, '--anchor', A]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${A}\n  seen 100 times with 2 companions\n` +
+      `          98   98.00%  2024-05-01T00:00:01Z  64240_2-4-8-1-3_1460_7\n` +
+      `           2    2.00%  2024-05-02T00:00:00Z  odd,"value"\n`);
+    const byValue = cli(['profiles', '--db', db, '--anchor', 't13d1516h2_8daaf6152771_02713d6af862', '--json', '--top', '1']);
+    const rows = byValue.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows).toEqual([
+      { anchor_key: H, companion_key: ROWS[2]![1], count: 40, total_seen: 40, last_updated: T0 + 2000, fraction: 1, rare: false },
+      { anchor_key: A, companion_key: ROWS[0]![1], count: 98, total_seen: 100, last_updated: T0 + 1000, fraction: 0.98, rare: false },
+    ]);
+    expect(cli(['profiles', '--db', db]).stdout).toMatch(new RegExp(`^ +100 +2 companions  ${A.replace(/[>]/g, '.')}$`, 'm'));
+    const none = cli(['profiles', '--db', db, '--anchor', 'nope']);
+    expect(none.code).toBe(66);
+    expect(none.stderr).toMatch(/no profile for anchor nope/);
+  });
+});
+
+describe('alerts', () => {
+  test('stored alerts with --since, --kind and --limit', () => {
+    const file = makeSensorDb(path.join(dir, 's.db'), ROWS);
+    const db = new Database(file);
+    const put = db.prepare('INSERT INTO alerts (created_at, severity, kind, anchor, companion, payload) VALUES (?, ?, ?, ?, ?, ?)');
+    for (let i = 0; i < 5; i++) {
+      const kind = i % 2 ? 'rare_companion' : 'new_companion';
+      const record = {
+        timestamp: new Date(T0 + i * 3600_000).toISOString(), sensor_id: 's', event_type: 'alert',
+        alert: { kind, severity: 'high', anchor: A, companion: `c${i}`, count: 1, total_seen: 60, message: `message ${i}` },
+        flow: { src_ip: '10.0.0.1', src_port: 5000 + i, dest_ip: '10.0.0.2', dest_port: 443, proto: 'TCP' },
+      };
+      put.run(T0 + i * 3600_000, 'high', kind, A, `c${i}`, JSON.stringify(record));
+    }
+    db.close();
+    const all = cli(['alerts', '--db', file]).stdout.trim().split('\n');
+    expect(all).toHaveLength(5);
+    expect(all[0]).toBe('2024-05-01T00:00:00Z  high     new_companion   message 0  [TCP 10.0.0.1:5000 -> 10.0.0.2:443]');
+    const some = cli(['alerts', '--db', file, '--kind', 'new_companion', '--limit', '2', '--json']).stdout.trim().split('\n');
+    expect(some.map((l) => (JSON.parse(l) as { alert: { companion: string } }).alert.companion)).toEqual(['c2', 'c4']);
+    expect(cli(['alerts', '--db', file, '--since', new Date(T0 + 3 * 3600_000).toISOString()]).stdout.trim().split('\n')).toHaveLength(2);
+    expect(cli(['alerts', '--db', file, '--kind', 'bogus']).code).toBe(64);
+  });
+});
+
+describe('conventions', () => {
+  const commands = ['status', 'alerts', 'profiles', 'export-profiles', 'import-profiles', 'seed', 'backup'];
+  test.each(commands)('%s --help shows options, examples and exit codes', (command) => {
+    const r = cli([command, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--db/);
+    expect(r.stdout).toMatch(/--config/);
+    expect(r.stdout).toMatch(/Examples:/);
+    expect(r.stdout).toMatch(/Exit codes: 0 done; 3 nothing to do/);
+  });
+
+  test('usage errors exit 64; a bad config exits 78 with one line; completion is there', () => {
+    const unknown = cli(['seed']);
+    expect(unknown.code).toBe(64);
+    expect(cli(['frobnicate']).code).toBe(64);
+    const cfg = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(cfg, 'min_seen: -3\n');
+    const bad = cli(['status', '--config', cfg]);
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toMatch(/^sensorctl: .*bad\.yaml: invalid configuration: min_seen: must be >= 1\n$/);
+    expect(cli(['completion']).stdout).toMatch(/sensorctl/);
+  });
+
+  test('--db and --config defaults are the daemon\'s: SENSOR_DB, then the config db_path', () => {
+    const db = makeSensorDb(path.join(dir, 'env.db'), ROWS);
+    expect(cli(['export-profiles'], { env: { SENSOR_DB: db } }).stdout.trim().split('\n')).toHaveLength(3);
+    const cfg = path.join(dir, 'c.yaml');
+    fs.writeFileSync(cfg, `db_path: ${db}\n`);
+    expect(cli(['export-profiles', '--config', cfg]).stdout.trim().split('\n')).toHaveLength(3);
+  });
+
+  test('an unexpected error is one line; --debug adds the stack', () => {
+    const notDb = path.join(dir, 'junk.db');
+    fs.writeFileSync(notDb, Buffer.alloc(8192, 7));
+    const r = cli(['export-profiles', '--db', notDb]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const d = cli(['export-profiles', '--db', notDb, '--debug']);
+    expect(d.stderr).toMatch(/\n\s+at /);
+  });
+});

@@ -1,0 +1,174 @@
+/**
+ * sensorctl against a real, running sensord (fed a real capture through a pipe it keeps open):
+ * seeding into the live profiles gives exactly what seeding the file gives — no lost update when
+ * the daemon flushes afterwards, no doubled one — plus status, alerts --follow, backup and import
+ * through the control socket.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEMO_PCAP, SENSORD, Daemon, cli, cliAsync, exportRows, json, pcapRecords, tempDir, CLI } from './helpers.js';
+
+let dir: string;
+const daemons: Daemon[] = [];
+beforeEach(() => { dir = tempDir(); });
+afterEach(() => {
+  for (const d of daemons.splice(0)) d.kill();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function start(db: string, args: string[] = []): Daemon {
+  const d = new Daemon(db, args);
+  daemons.push(d);
+  return d;
+}
+
+/** A real profile database: sensord run over the demo capture. */
+function demoDb(file: string): string {
+  const r = spawnSync(process.execPath, [SENSORD, '--read', DEMO_PCAP, '--db', file, '-q'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sensord failed: ${r.stderr}`);
+  return file;
+}
+
+const pcap = fs.readFileSync(DEMO_PCAP);
+const { header, records } = pcapRecords(pcap);
+const half = Math.floor(records.length / 2);
+const firstHalf = Buffer.concat([header, ...records.slice(0, half)]);
+const secondHalf = Buffer.concat(records.slice(half));
+
+test('seeding into a running sensor equals seeding the file: no lost update, no doubled one', async () => {
+  const src = demoDb(path.join(dir, 'src.db'));
+  const seeded = exportRows(src);
+  expect(seeded.length).toBeGreaterThan(0);
+
+  // File path: seed first, then the daemon sees the whole capture.
+  const a = path.join(dir, 'a.db');
+  const fileSeed = cli(['seed', src, '--db', a, '--json']);
+  expect(json(fileSeed)).toMatchObject({ outcome: 'applied', mode: 'file' });
+  demoDb(a);
+
+  // Live path: the daemon flushes every 50 ms throughout; the seed lands between the two halves.
+  const b = path.join(dir, 'b.db');
+  const d = start(b, ['--flush-interval', '0.05', '-q']);
+  d.write(firstHalf);
+  await d.ready(half);
+  const live = cli(['seed', src, '--db', b, '--json']);
+  expect(live.stderr).toBe('');
+  expect(json(live)).toMatchObject({ outcome: 'applied', mode: 'live', source_rows: seeded.length });
+  const again = cli(['seed', src, '--db', b]);
+  expect(again.code).toBe(3);
+  expect(again.stdout).toMatch(/^nothing to do: .* was already applied to the running sensor/);
+  // Several flushes later the file still holds the seeded counts (the daemon never wrote stale ones over them).
+  await new Promise((r) => setTimeout(r, 400));
+  const midway = new Map(exportRows(b).map((r) => [`${r[0]} ${r[1]}`, r[2]]));
+  for (const r of seeded) expect(midway.get(`${r[0]} ${r[1]}`)).toBeGreaterThanOrEqual(r[2]);
+  d.write(secondHalf);
+  expect(await d.end()).toBe(0);
+
+  const rowsA = exportRows(a);
+  expect(exportRows(b)).toEqual(rowsA);
+  // And both are exactly twice the capture's own counts (seeded once, observed once).
+  expect(rowsA).toEqual(seeded.map((r) => [r[0], r[1], 2 * r[2], 2 * r[3], r[4]]));
+  expect(d.stderr).toMatch(/merged \d+ profile rows from .*src\.db/);
+});
+
+test('status reads live counters; a stale socket from a crashed daemon means "not running"', async () => {
+  const db = path.join(dir, 's.db');
+  const d = start(db, ['-q']);
+  d.write(pcap);
+  const live = await d.ready(records.length);
+  expect(live).toMatchObject({ running: true, socket: `${db}.sock`, packets: records.length, source: 'standard input' });
+  expect(typeof live.sensor_id).toBe('string');
+  const text = cli(['status', '--db', db]);
+  expect(text.code).toBe(0);
+  expect(text.stdout).toMatch(/^daemon +running \(pid \d+, up .*\) — .*s\.db\.sock$/m);
+  expect(text.stdout).toMatch(/^capture +standard input: \d+ packets/m);
+  expect(text.stdout).toMatch(/^flash today /m);
+  expect(text.stdout).toMatch(/^database +.*s\.db: .* schema 1/m);
+  expect((fs.statSync(`${db}.sock`).mode & 0o777).toString(8)).toBe('660');
+  expect(await d.end()).toBe(0);
+  expect(fs.existsSync(`${db}.sock`)).toBe(false);
+  expect(cli(['status', '--db', db]).stdout).toMatch(/^daemon +not running$/m);
+
+  // A daemon killed with SIGKILL leaves its socket behind: nobody answers, so commands use the file.
+  const d2 = start(db, ['-q']);
+  await d2.ready();
+  d2.proc.kill('SIGKILL');
+  await new Promise((r) => d2.proc.on('close', r));
+  expect(fs.existsSync(`${db}.sock`)).toBe(true);
+  const src = demoDb(path.join(dir, 'src.db'));
+  expect(json(cli(['seed', src, '--db', db, '--json']))).toMatchObject({ outcome: 'applied', mode: 'file' });
+  // And the next daemon replaces the stale socket.
+  const d3 = start(db, ['-q']);
+  await d3.ready();
+  expect(json(cli(['seed', src, '--db', db, '--json', '--force']))).toMatchObject({ outcome: 'applied', mode: 'live' });
+  expect(await d3.end()).toBe(0);
+});
+
+test('alerts --follow streams alerts as the daemon raises them', async () => {
+  const db = path.join(dir, 'f.db');
+  const d = start(db, ['-q']);
+  await d.ready();
+  const follower = spawn(process.execPath, [CLI, 'alerts', '--follow', '--json', '--db', db]);
+  let out = '';
+  follower.stdout.on('data', (x) => { out += x; });
+  let err = '';
+  follower.stderr.on('data', (x) => { err += x; });
+  await new Promise((r) => setTimeout(r, 1500));
+  d.write(pcap);
+  const until = Date.now() + 15_000;
+  while (!out.includes('\n') && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  const alert = JSON.parse(out.trim().split('\n')[0]!) as { event_type: string; alert: { kind: string; anchor: string } };
+  expect(alert).toMatchObject({ event_type: 'alert', alert: { kind: 'new_companion' } });
+  const exited = new Promise<number>((r) => follower.on('close', (c) => r(c ?? -1)));
+  expect(await d.end()).toBe(0);
+  expect(await exited).toBe(0);
+  expect(err).toBe('');
+  // The same alert is stored, and listed without --follow.
+  const listed = cli(['alerts', '--db', db, '--json', '--kind', 'new_companion']);
+  expect(listed.code).toBe(0);
+  expect(JSON.parse(listed.stdout.trim().split('\n')[0]!)).toEqual(JSON.parse(out.trim().split('\n')[0]!));
+});
+
+test('alerts --follow without a daemon exits 69 with a clear line', () => {
+  const db = demoDb(path.join(dir, 'x.db'));
+  const r = cli(['alerts', '--follow', '--db', db]);
+  expect(r.code).toBe(69);
+  expect(r.stderr).toMatch(/^sensorctl: --follow needs a running sensord/);
+});
+
+test('backup while the daemon runs is consistent and verified; it seeds another sensor', async () => {
+  const db = path.join(dir, 'live.db');
+  const d = start(db, ['-q', '--flush-interval', '30']);
+  d.write(pcap);
+  await d.ready(records.length);
+  const dest = path.join(dir, 'usb', 'backup.db');
+  fs.mkdirSync(path.dirname(dest));
+  const r = cli(['backup', dest, '--db', db, '--json']);
+  expect(r.stderr).toBe('');
+  expect(json(r)).toMatchObject({ outcome: 'done', check: 'ok', schema_version: 1, daemon_flushed: true });
+  expect(fs.readdirSync(path.dirname(dest))).toEqual(['backup.db']);
+  // The daemon had not flushed on its own yet (30 s); the backup holds its in-memory rows anyway.
+  const other = path.join(dir, 'other.db');
+  expect(cli(['seed', dest, '--db', other]).code).toBe(0);
+  expect(exportRows(other)).toEqual(exportRows(db));
+  expect(cli(['backup', dest, '--db', db]).code).toBe(64);
+  expect(cli(['backup', db, '--db', db]).stderr).toMatch(/is the database itself/);
+  expect(await d.end()).toBe(0);
+});
+
+test('import-profiles from stdin into a running daemon, then again (no-op)', async () => {
+  const src = demoDb(path.join(dir, 'src.db'));
+  const exported = cli(['export-profiles', '--db', src]).stdout;
+  const db = path.join(dir, 'live.db');
+  const d = start(db, ['-q']);
+  await d.ready();
+  const r = cli(['import-profiles', '-', '--db', db, '--json', '--source-id', 'other-sensor'], { input: exported });
+  expect(r.stderr).toBe('');
+  expect(json(r)).toMatchObject({ outcome: 'applied', mode: 'live', kind: 'import', source_sensor_id: 'other-sensor' });
+  expect(cli(['import-profiles', '-', '--db', db, '--source-id', 'other-sensor'], { input: exported }).code).toBe(3);
+  expect(await d.end()).toBe(0);
+  expect(exportRows(db)).toEqual(exportRows(src));
+  const concurrent = await Promise.all([cliAsync(['status', '--db', db, '--json'])]);
+  expect(concurrent[0]!.code).toBe(0);
+});
