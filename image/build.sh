@@ -103,7 +103,9 @@ chown root:sensor /etc/sensor/sensor.yaml && chmod 0640 /etc/sensor/sensor.yaml
 systemctl enable --quiet sensord.service sensor-capture.socket sensor-firstboot.service \
   sensor-growdata.service systemd-networkd.service systemd-resolved.service \
   systemd-timesyncd.service ssh.service
-systemctl mask --quiet wpa_supplicant.service
+# No Wi-Fi manager on D-Bus (wlan0 uses wpa_supplicant@wlan0 when configured); no daily apt/dpkg
+# jobs: an appliance is updated by flashing a new image, and they would write to flash every day.
+systemctl mask --quiet wpa_supplicant.service apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer
 # No default password anywhere: root is locked; access is by SSH key from the boot partition.
 passwd -q -l root
 # Regenerate cmdline.txt/config.txt with ROOTPART=LABEL=RASPIROOT and the consoles we set.
@@ -140,7 +142,8 @@ mkfs.vfat -C -F 32 -n RASPIFIRM -i 5E15B001 "$work/boot.img" $(( BOOT_MB * 1024 
 (cd "$root/boot/firmware" && mcopy -i "$work/boot.img" -s -p -m ./* ::/)
 rm -rf "$root"/boot/firmware/*
 root_used_mb="$(du -sm --apparent-size "$root" | cut -f1)"
-ROOT_MB=$(( (root_used_mb * 13 / 10 + 256 + 3) / 4 * 4 ))
+# Room for a few updates of the application and logs of a rescue session, not for a full system.
+ROOT_MB=$(( (root_used_mb * 12 / 10 + 160 + 3) / 4 * 4 ))
 mke2fs -q -t ext4 -L RASPIROOT -U 5e15b001-0000-4000-8000-000000000002 -E root_owner=0:0 \
   -d "$root" "$work/root.img" "${ROOT_MB}M"
 mkdir -p "$work/data"

@@ -18,7 +18,7 @@ step() { echo "image-test: [$(( $(date +%s) - t0 ))s] $*" >&2; }
 die() { echo "image-test: FAIL: $*" >&2; exit 1; }
 
 version="$(node -p "require('./package.json').version")"
-image="dist/sensor-$version-arm64.img.xz"
+image="${SENSOR_TEST_IMAGE:-dist/sensor-$version-arm64.img.xz}"
 work="${SENSOR_IMAGE_WORK:-$repo/image/work}/test"
 captures="${SENSOR_CONFORMANCE:-$repo/../shared/conformance}/foxio/pcap"
 REPLAY_CAPTURE="${REPLAY_CAPTURE:-tls-handshake.pcapng}"
@@ -40,7 +40,7 @@ trap cleanup EXIT
 
 # --- the disk: the image as a user flashes it, onto a bigger "card", plus files on the boot FAT ---
 step "unpack $image"
-xz -dc "$image" > "$work/disk.img"
+case "$image" in *.xz) xz -dc "$image" > "$work/disk.img" ;; *) cp --sparse=always "$image" "$work/disk.img" ;; esac
 truncate -s +512M "$work/disk.img"
 boot_off=$(( $(sfdisk -J "$work/disk.img" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).partitiontable.partitions[0].start))') * 512 ))
 fat="$work/disk.img@@$boot_off"
