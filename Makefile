@@ -14,10 +14,17 @@ dist/.built: node_modules/.installed tsconfig.json tsconfig.build.json $(shell f
 build: dist/.built
 
 test: build
+	npx tsc -p tsconfig.json --noEmit
 	npm test
 
+# The embedded default: a real capture recorded on loopback by scripts/record-demo-capture.mjs,
+# replayed into a fresh database so every run shows the same story.
+DEMO_DB ?= build/demo/sensor.db
 demo: build
-	node dist/daemon/sensord.js --read test/fixtures/demo.pcapng --db "$${SENSOR_DEMO_DB:-/tmp/sensor-demo.db}" --summary
+	@mkdir -p $(dir $(DEMO_DB)) && rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	node dist/daemon/sensord.js --read test/fixtures/demo.pcap --db $(DEMO_DB) --summary
+	@echo; echo "Profiles stored in $(DEMO_DB) (first 8 rows):"
+	@node dist/cli/sensorctl.js export-profiles --db $(DEMO_DB) 2>/dev/null | head -n 8 || true
 
 bench: build
 	npm run bench

@@ -23,6 +23,12 @@ export class Packet {
   ipOff = 0;
   /** IPv4 TTL or IPv6 hop limit. */
   ttl = 0;
+  /**
+   * TTL of the outermost IPv4 header, else hop limit of the outermost IPv6 header (-1: none yet).
+   * Tunnelled captures differ from `ttl` here; FoxIO's JA4L reads the first IP layer's TTL.
+   */
+  firstIpv4Ttl = -1;
+  firstIpv6HopLimit = -1;
   /** Offsets of the source and destination addresses in `data`, and their length (4 or 16). */
   srcAddrOff = 0;
   dstAddrOff = 0;

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// Whole-pipeline benchmark: read → decode → fingerprint → profile on a capture of ≥ 100k packets,
+// next to a baseline measured in the same run: the same file read and walked to the record level
+// only. Each measurement runs in its own process so peak RSS belongs to it alone.
+//
+//   npm run bench                 # builds /tmp/ja4-sensor-bench.pcap once, then measures
+//   npm run bench -- FILE.pcap    # measure another capture
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+// Suricata 7.0.10 with JA4 on this kind of machine, on the reference capture (../shared/bench/README.md).
+const SURICATA = { packetsPerSecond: 192096 / 1.0, rssMb: 46 };
+
+async function phase(kind, file) {
+  const { CaptureReader } = await import(path.join(root, 'dist/capture/capture-reader.js'));
+  let frames = 0;
+  let bytes = 0;
+  let onFrame;
+  let finish = () => {};
+  if (kind === 'walk') {
+    onFrame = (f) => { frames++; bytes += f.data.length; };
+  } else {
+    const { FingerprintEngine } = await import(path.join(root, 'dist/fingerprint/engine.js'));
+    const { BehaviorProfiler } = await import(path.join(root, 'dist/anomaly/profiler.js'));
+    const { ProfileFeed } = await import(path.join(root, 'dist/daemon/profile-feed.js'));
+    const profiler = new BehaviorProfiler({});
+    const feed = new ProfileFeed(profiler);
+    let fingerprints = 0;
+    const engine = new FingerprintEngine((record, flow) => { fingerprints++; feed.onRecord(record, flow, Date.now()); });
+    onFrame = (f) => { frames++; bytes += f.data.length; engine.handleFrame(f); };
+    finish = () => { engine.finish(); return { fingerprints, profileRows: profiler.rowCount }; };
+  }
+  const reader = new CaptureReader(onFrame);
+  const t0 = process.hrtime.bigint();
+  for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 })) reader.push(chunk);
+  reader.end();
+  const extra = finish() ?? {};
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const rssMb = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(JSON.stringify({ kind, frames, bytes, seconds, rssMb, ...extra }));
+}
+
+function buildCapture(out) {
+  const shared = path.join(root, '../shared/conformance/foxio/pcap');
+  const mkbench = path.join(root, '../shared/bench/mkbench.py');
+  if (existsSync(mkbench) && existsSync(shared)) {
+    // The reference capture of the Suricata comparison.
+    execFileSync('python3', [mkbench, out, '40', 'tls3.pcapng', 'tls-handshake.pcapng', 'http2-with-cookies.pcapng',
+      'latest.pcapng', 'ssh2.pcapng', 'http1.pcapng', 'tls-sni.pcapng'], { cwd: shared, stdio: 'inherit' });
+  } else {
+    execFileSync(process.execPath, [path.join(root, 'bench/repeat-capture.mjs'), path.join(root, 'test/fixtures/demo.pcap'), out, '130'], { stdio: 'inherit' });
+  }
+}
+
+function measure(kind, file) {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--phase', kind, file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${kind} run failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main() {
+  if (process.argv[2] === '--phase') return phase(process.argv[3], process.argv[4]);
+  if (!existsSync(path.join(root, 'dist/fingerprint/engine.js'))) throw new Error('run `npm run build` first (make bench does)');
+  let file = process.argv[2];
+  if (!file) {
+    file = '/tmp/ja4-sensor-bench.pcap';
+    if (!existsSync(file)) buildCapture(file);
+  }
+  const size = statSync(file).size;
+  const results = { walk: [], full: [] };
+  for (let i = 0; i < RUNS; i++) {
+    results.walk.push(measure('walk', file));
+    results.full.push(measure('full', file));
+  }
+  const walkS = median(results.walk.map((r) => r.seconds));
+  const fullS = median(results.full.map((r) => r.seconds));
+  const frames = results.full[0].frames;
+  const fullRss = Math.max(...results.full.map((r) => r.rssMb));
+  const walkRss = Math.max(...results.walk.map((r) => r.rssMb));
+  const pps = (s) => frames / s;
+  const mbps = (s) => size / 1e6 / s;
+  const row = (name, s, rss) => `${name.padEnd(34)} ${(pps(s) / 1000).toFixed(0).padStart(7)} k pkt/s ${mbps(s).toFixed(1).padStart(8)} MB/s ${s.toFixed(3).padStart(8)} s ${rss.toFixed(0).padStart(6)} MB RSS`;
+  console.log(`capture: ${file} (${frames} packets, ${(size / 1e6).toFixed(1)} MB), median of ${RUNS} runs, one process each`);
+  console.log(row('baseline: record walk only', walkS, walkRss));
+  console.log(row('pipeline: decode+fingerprint+profile', fullS, fullRss));
+  console.log(`ratio pipeline/baseline rate: ${(walkS / fullS * 100).toFixed(1)}%   (goal ≥ 40%)`);
+  console.log(`peak RSS of the pipeline: ${fullRss.toFixed(0)} MB   (goal < 100 MB)`);
+  console.log(`vs Suricata 7 reference (≈${(SURICATA.packetsPerSecond / 1000).toFixed(0)}k pkt/s, ${SURICATA.rssMb} MB): ${(pps(fullS) / SURICATA.packetsPerSecond).toFixed(2)}× its rate`);
+  console.log(`fingerprints: ${results.full[0].fingerprints}, profile rows: ${results.full[0].profileRows}`);
+}
+
+await main();

@@ -1,0 +1,77 @@
+/**
+ * The alert record: one JSON object per verdict, with the flow named as in Suricata's EVE JSON
+ * (`src_ip`, `src_port`, `dest_ip`, `dest_port`, `proto`) so existing SIEM pipelines take it.
+ */
+import type { Severity, Verdict, VerdictKind } from './profiler.js';
+
+export interface AlertFlow {
+  src_ip: string;
+  src_port: number;
+  dest_ip: string;
+  dest_port: number;
+  /** EVE spelling: "TCP" / "UDP". */
+  proto: string;
+}
+
+export interface AlertRecord {
+  /** ISO 8601 with milliseconds and offset, as EVE writes it. */
+  timestamp: string;
+  sensor_id: string;
+  event_type: 'alert';
+  alert: {
+    kind: VerdictKind;
+    severity: Severity;
+    anchor: string;
+    companion: string;
+    count: number;
+    total_seen: number;
+    message: string;
+  };
+  flow: AlertFlow;
+}
+
+/** Accepts `tcp`/`udp`/6/17 and writes EVE's upper-case protocol names. */
+export function eveProto(proto: string | number): string {
+  if (proto === 6) return 'TCP';
+  if (proto === 17) return 'UDP';
+  return String(proto).toUpperCase();
+}
+
+function isoTimestamp(timestamp: Date | number | string): string {
+  if (typeof timestamp === 'string') return timestamp;
+  const d = typeof timestamp === 'number' ? new Date(timestamp) : timestamp;
+  return d.toISOString().replace('Z', '+0000');
+}
+
+/**
+ * Builds the alert object for a verdict. `timestamp` is a Date, epoch milliseconds, or an already
+ * formatted string; numbers and Dates are written as ISO 8601 UTC (`2024-05-01T12:00:00.000+0000`).
+ */
+export function buildAlert(
+  verdict: Verdict,
+  flow: { src_ip: string; src_port: number; dest_ip: string; dest_port: number; proto: string | number },
+  sensorId: string,
+  timestamp: Date | number | string,
+): AlertRecord {
+  return {
+    timestamp: isoTimestamp(timestamp),
+    sensor_id: sensorId,
+    event_type: 'alert',
+    alert: {
+      kind: verdict.kind,
+      severity: verdict.severity,
+      anchor: verdict.anchor,
+      companion: verdict.companion,
+      count: verdict.count,
+      total_seen: verdict.total_seen,
+      message: verdict.message,
+    },
+    flow: {
+      src_ip: flow.src_ip,
+      src_port: flow.src_port,
+      dest_ip: flow.dest_ip,
+      dest_port: flow.dest_port,
+      proto: eveProto(flow.proto),
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Where capture bytes come from: a pcap/pcapng file, standard input (`tcpdump -w - | sensord --read -`)
+ * or a tcpdump child process on a live interface. Every source streams into one CaptureReader, so
+ * memory does not grow with the capture's size.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { CaptureFormatError, CaptureReader, type FrameHandler, type SecretsHandler } from './capture-reader.js';
+
+export type CaptureSpec =
+  | { kind: 'file'; path: string }
+  | { kind: 'stdin' }
+  | { kind: 'interface'; name: string; filter?: string; tcpdumpPath?: string; snaplen?: number };
+
+export class CaptureError extends Error {
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+    this.name = 'CaptureError';
+  }
+}
+
+export interface CaptureResult {
+  frames: number;
+  bytes: number;
+  /** True when the read was stopped from outside (shutdown) rather than reaching the end. */
+  stopped: boolean;
+}
+
+export function describeCapture(spec: CaptureSpec): string {
+  if (spec.kind === 'file') return spec.path;
+  if (spec.kind === 'stdin') return 'standard input';
+  return `interface ${spec.name}`;
+}
+
+export function tcpdumpArgs(spec: Extract<CaptureSpec, { kind: 'interface' }>): string[] {
+  const args = ['-i', spec.name, '-U', '-w', '-', '-s', String(spec.snaplen ?? 0), '-n', '--immediate-mode'];
+  if (spec.filter) args.push(spec.filter);
+  return args;
+}
+
+/**
+ * Reads the capture to its end (or until `stop()` on the returned handle is called), feeding each
+ * frame to `onFrame`. Rejects with a CaptureError naming the source and the damage offset.
+ */
+export class CaptureRun {
+  private child: ChildProcess | null = null;
+  private stream: Readable | null = null;
+  private stopRequested = false;
+  private readonly reader: CaptureReader;
+  readonly done: Promise<CaptureResult>;
+
+  constructor(readonly spec: CaptureSpec, onFrame: FrameHandler, onSecrets?: SecretsHandler) {
+    this.reader = new CaptureReader(onFrame, onSecrets);
+    this.done = this.run();
+  }
+
+  get framesRead(): number {
+    return this.reader.framesRead;
+  }
+
+  get bytesRead(): number {
+    return this.reader.bytesRead;
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+    if (this.child && this.child.exitCode === null) this.child.kill('SIGTERM');
+    else this.stream?.destroy();
+  }
+
+  private open(): Readable {
+    const spec = this.spec;
+    if (spec.kind === 'file') return createReadStream(spec.path, { highWaterMark: 256 * 1024 });
+    if (spec.kind === 'stdin') return process.stdin;
+    const bin = spec.tcpdumpPath ?? process.env.SENSOR_TCPDUMP ?? 'tcpdump';
+    const child = spawn(bin, tcpdumpArgs(spec), { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    return child.stdout as Readable;
+  }
+
+  private async run(): Promise<CaptureResult> {
+    const name = describeCapture(this.spec);
+    let stderr = '';
+    let spawnError: NodeJS.ErrnoException | null = null;
+    let exited: Promise<number | null> = Promise.resolve(0);
+    let stream: Readable;
+    try {
+      stream = this.open();
+    } catch (err) {
+      throw new CaptureError(`cannot open ${name}: ${(err as Error).message}`);
+    }
+    this.stream = stream;
+    const child = this.child;
+    if (child) {
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (s: string) => { if (stderr.length < 4000) stderr += s; });
+      exited = new Promise((resolve) => {
+        child.on('error', (err) => { spawnError = err; resolve(null); });
+        child.on('close', (code) => resolve(code));
+      });
+    }
+    try {
+      for await (const chunk of stream) {
+        this.reader.push(chunk as Buffer);
+      }
+    } catch (err) {
+      if (err instanceof CaptureFormatError) {
+        child?.kill('SIGTERM');
+        throw new CaptureError(`${name}: ${err.message}`);
+      }
+      const e = err as NodeJS.ErrnoException;
+      if (!this.stopRequested) {
+        if (e.code === 'ENOENT') throw new CaptureError(`capture file not found: ${name}`);
+        if (e.code === 'EACCES') throw new CaptureError(`permission denied reading ${name}`);
+        if (e.code === 'EISDIR') throw new CaptureError(`${name} is a directory, not a capture file`);
+        throw new CaptureError(`error reading ${name}: ${e.message}`);
+      }
+    }
+    const code = await exited;
+    if (spawnError !== null) {
+      const se = spawnError as NodeJS.ErrnoException;
+      if (se.code === 'ENOENT') {
+        throw new CaptureError('tcpdump not found: install it (apt-get install tcpdump) or set tcpdump_path in the config', 3);
+      }
+      throw new CaptureError(`cannot start tcpdump: ${se.message}`, 3);
+    }
+    if (this.stopRequested) {
+      return { frames: this.reader.framesRead, bytes: this.reader.bytesRead, stopped: true };
+    }
+    if (child && code !== 0) {
+      const why = stderr.trim().split('\n').filter((l) => !l.startsWith('tcpdump: listening') && l.trim() !== '').pop() ?? '';
+      throw new CaptureError(`tcpdump on ${name} exited with status ${code}${why ? `: ${why}` : ''}`, 3);
+    }
+    try {
+      this.reader.end();
+    } catch (err) {
+      if (err instanceof CaptureFormatError) throw new CaptureError(`${name}: ${err.message}`);
+      throw err;
+    }
+    return { frames: this.reader.framesRead, bytes: this.reader.bytesRead, stopped: false };
+  }
+}

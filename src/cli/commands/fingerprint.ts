@@ -1,0 +1,64 @@
+/** `sensorctl fingerprint FILE`: JSON lines, one per fingerprint observation (the conformance contract). */
+import { readFileSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import { CaptureError } from '../../capture/source.js';
+import { startFingerprinting } from '../../fingerprint/fingerprint-capture.js';
+import { ALL_METHODS, type FingerprintType } from '../../fingerprint/record.js';
+import { fail, LineWriter } from '../output.js';
+
+interface Args {
+  file: string;
+  methods?: string;
+  keylog?: string;
+  'ssh-window'?: number;
+}
+
+export function parseMethods(list: string | undefined): FingerprintType[] | undefined {
+  if (list === undefined) return undefined;
+  const out: FingerprintType[] = [];
+  for (const raw of list.split(',')) {
+    const m = raw.trim().toLowerCase();
+    if (m === '') continue;
+    if (!(ALL_METHODS as readonly string[]).includes(m)) {
+      throw new Error(`unknown fingerprint method "${m}" (known: ${ALL_METHODS.join(', ')})`);
+    }
+    out.push(m as FingerprintType);
+  }
+  return out;
+}
+
+export const fingerprintCommand: CommandModule<object, Args> = {
+  command: 'fingerprint <file>',
+  describe: 'Print the JA4+ fingerprints of a pcap/pcapng capture as JSON lines',
+  builder: (y: Argv) =>
+    y
+      .positional('file', { type: 'string', demandOption: true, describe: 'capture file, or - for standard input' })
+      .option('methods', { type: 'string', describe: `comma-separated methods to run (default: all: ${ALL_METHODS.join(',')})` })
+      .option('keylog', { type: 'string', describe: 'NSS key-log file with TLS/QUIC secrets for decryption' })
+      .option('ssh-window', { type: 'number', describe: 'JA4SSH window in packets per direction (default 200)' })
+      .example('$0 fingerprint capture.pcapng', 'all fingerprints, one JSON object per line')
+      .example('$0 fingerprint --methods ja4,ja4t capture.pcap | jq .value', 'only JA4 and JA4T') as unknown as Argv<Args>,
+  handler: async (args) => {
+    let methods: FingerprintType[] | undefined;
+    let keyLog: Buffer | undefined;
+    try {
+      methods = parseMethods(args.methods);
+      if (args.keylog) keyLog = readFileSync(args.keylog);
+    } catch (err) {
+      fail((err as Error).message, 2);
+    }
+    const out = new LineWriter();
+    const spec = args.file === '-' ? { kind: 'stdin' as const } : { kind: 'file' as const, path: args.file };
+    const run = startFingerprinting(spec, (record) => out.line(JSON.stringify(record)), {
+      methods, sshWindowPackets: args['ssh-window'],
+    }, keyLog);
+    try {
+      await run.done;
+    } catch (err) {
+      await out.end();
+      if (err instanceof CaptureError) fail(err.message, err.exitCode);
+      fail(`fingerprinting failed: ${(err as Error).message}`, 1, err);
+    }
+    await out.end();
+  },
+};

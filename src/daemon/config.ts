@@ -1,0 +1,212 @@
+/**
+ * The sensor's configuration: a JSON or YAML file, validated against a schema with messages that
+ * name the offending key, merged over defaults that work without any file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_PAIRS, type ProfilePair } from '../anomaly/profiler.js';
+import { ALL_METHODS, type FingerprintType } from '../fingerprint/record.js';
+import { healthConfigSchema } from '../health/index.js';
+import { mqttConfigSchema, type MqttConfigSection } from '../mqtt/index.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/sensor/sensor.yaml';
+export const DEFAULT_DB_PATH = '/var/lib/sensor/sensor.db';
+
+/** Fields a profile pair can name: any fingerprint type, or a property of the connection. */
+export const PAIR_FIELDS: readonly string[] = [...ALL_METHODS, 'client_ip', 'server_ip', 'server', 'server_port'];
+
+export interface SensorConfig {
+  sensor_id: string | null;
+  db_path: string;
+  interface: string | null;
+  capture_filter: string;
+  tcpdump_path: string | null;
+  keylog: string | null;
+  methods: FingerprintType[];
+  pairs: ProfilePair[];
+  min_seen: number;
+  rare_fraction: number;
+  alert_window_seconds: number;
+  flush_interval: number;
+  max_flush_interval: number;
+  write_budget_mb_per_day: number;
+  status_interval: number;
+  ssh_window_packets: number;
+  caps: {
+    max_flows: number;
+    max_anchors: number;
+    max_companions_per_anchor: number;
+  };
+  flows: {
+    tcp_idle_seconds: number;
+    udp_idle_seconds: number;
+  };
+  alerts: {
+    max_rows: number;
+    max_days: number;
+  };
+  snapshots: {
+    keep: number;
+    interval_hours: number;
+  };
+  control_socket: string | null;
+  mqtt: MqttConfigSection;
+  health: {
+    interval_seconds: number;
+  };
+}
+
+export const DEFAULT_CONFIG: SensorConfig = {
+  sensor_id: null,
+  db_path: DEFAULT_DB_PATH,
+  interface: null,
+  capture_filter: '',
+  tcpdump_path: null,
+  keylog: null,
+  methods: [...ALL_METHODS],
+  pairs: DEFAULT_PAIRS.map((p) => ({ ...p })),
+  min_seen: 50,
+  rare_fraction: 0.01,
+  alert_window_seconds: 3600,
+  flush_interval: 30,
+  max_flush_interval: 600,
+  write_budget_mb_per_day: 64,
+  status_interval: 60,
+  ssh_window_packets: 200,
+  caps: { max_flows: 20000, max_anchors: 200000, max_companions_per_anchor: 64 },
+  flows: { tcp_idle_seconds: 300, udp_idle_seconds: 60 },
+  alerts: { max_rows: 100000, max_days: 90 },
+  snapshots: { keep: 3, interval_hours: 24 },
+  control_socket: null,
+  mqtt: {},
+  health: { interval_seconds: 60 },
+};
+
+const positiveNumber = { type: 'number', exclusiveMinimum: 0 } as const;
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    sensor_id: { type: ['string', 'null'], pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+    db_path: { type: 'string', minLength: 1 },
+    interface: { type: ['string', 'null'], minLength: 1 },
+    capture_filter: { type: 'string' },
+    tcpdump_path: { type: ['string', 'null'], minLength: 1 },
+    keylog: { type: ['string', 'null'], minLength: 1 },
+    methods: { type: 'array', uniqueItems: true, items: { enum: [...ALL_METHODS] } },
+    pairs: {
+      type: 'array',
+      maxItems: 30,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['anchor', 'companion'],
+        properties: { anchor: { enum: PAIR_FIELDS }, companion: { enum: PAIR_FIELDS } },
+      },
+    },
+    min_seen: positiveInt,
+    rare_fraction: { type: 'number', minimum: 0, maximum: 1 },
+    alert_window_seconds: { type: 'number', minimum: 0 },
+    flush_interval: positiveNumber,
+    max_flush_interval: positiveNumber,
+    write_budget_mb_per_day: { type: 'number', minimum: 0 },
+    status_interval: positiveNumber,
+    ssh_window_packets: positiveInt,
+    caps: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { max_flows: positiveInt, max_anchors: positiveInt, max_companions_per_anchor: positiveInt },
+    },
+    flows: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { tcp_idle_seconds: positiveNumber, udp_idle_seconds: positiveNumber },
+    },
+    alerts: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { max_rows: positiveInt, max_days: positiveNumber },
+    },
+    snapshots: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { keep: { type: 'integer', minimum: 0 }, interval_hours: positiveNumber },
+    },
+    control_socket: { type: ['string', 'null'], minLength: 1 },
+    mqtt: mqttConfigSchema,
+    health: healthConfigSchema,
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses and validates config text; `source` names the file in messages. */
+export function parseConfig(text: string, source: string): SensorConfig {
+  let raw: unknown;
+  try {
+    raw = source.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${source}: the top level must be a mapping of settings`);
+  if (!validate(raw)) {
+    const problems = (validate.errors ?? []).map((e) => {
+      const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
+      if (e.keyword === 'additionalProperties') return `${where}: unknown setting "${String(e.params.additionalProperty)}"`;
+      if (e.keyword === 'enum') return `${where}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+      return `${where}: ${e.message}`;
+    });
+    throw new ConfigError(`${source}: invalid configuration:\n  ${[...new Set(problems)].join('\n  ')}`);
+  }
+  return mergeConfig(DEFAULT_CONFIG, raw as Partial<SensorConfig>);
+}
+
+function mergeConfig(base: SensorConfig, over: Partial<SensorConfig>): SensorConfig {
+  const out = { ...base, ...over } as SensorConfig;
+  out.caps = { ...base.caps, ...over.caps };
+  out.flows = { ...base.flows, ...over.flows };
+  out.alerts = { ...base.alerts, ...over.alerts };
+  out.snapshots = { ...base.snapshots, ...over.snapshots };
+  out.health = { ...base.health, ...over.health };
+  out.mqtt = { ...base.mqtt, ...over.mqtt };
+  if (out.max_flush_interval < out.flush_interval) out.max_flush_interval = out.flush_interval;
+  return out;
+}
+
+/**
+ * Loads the config: an explicit path must exist; without one, SENSOR_CONFIG or the system file is
+ * used when present, else the defaults.
+ */
+export function loadConfig(path?: string): { config: SensorConfig; source: string | null } {
+  let file = path ?? process.env.SENSOR_CONFIG;
+  if (file === undefined || file === '') {
+    if (!existsSync(DEFAULT_CONFIG_PATH)) return { config: mergeConfig(DEFAULT_CONFIG, {}), source: null };
+    file = DEFAULT_CONFIG_PATH;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(`config file not found: ${file}`);
+    if (code === 'EACCES') throw new ConfigError(`permission denied reading config file ${file}`);
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  return { config: parseConfig(text, file), source: file };
+}
+
+/** The DB path every tool uses: --db, then SENSOR_DB, then the config's db_path. */
+export function resolveDbPath(cliDb: string | undefined, config: SensorConfig): string {
+  return cliDb ?? process.env.SENSOR_DB ?? config.db_path;
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+/** sensord: the sensor daemon. Parses arguments, loads the config, and runs the SensorDaemon. */
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import type { CaptureSpec } from '../capture/source.js';
+import { parseMethods } from '../cli/commands/fingerprint.js';
+import type { LogLevel } from '../storage/db.js';
+import { ConfigError, loadConfig, resolveDbPath, type SensorConfig } from './config.js';
+import { EXIT_CONFIG, SensorDaemon } from './daemon.js';
+import { createLogger } from './logger.js';
+import { printSummary } from './summary.js';
+
+/** yargs takes a lone `-` for a positional; `--read -` (standard input) must stay the option's value. */
+function keepStdinDash(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if ((args[i] === '--read' || args[i] === '-r') && args[i + 1] === '-') {
+      out.push('--read=-');
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
+}
+
+const argv = await yargs(keepStdinDash(hideBin(process.argv)))
+  .scriptName('sensord')
+  .usage('$0 (--read FILE|- | --interface IFACE) [options]\n\nRuns the JA4+ sensor: capture → fingerprint → behavioral profile → alerts.')
+  .option('read', { alias: 'r', type: 'string', describe: 'read a pcap/pcapng file, or - for standard input, then exit' })
+  .option('interface', { alias: 'i', type: 'string', describe: 'capture live from this interface (spawns tcpdump -U -w -)' })
+  .option('filter', { type: 'string', describe: 'BPF filter for live capture (overrides capture_filter)' })
+  .option('db', { type: 'string', describe: 'profile database (default: $SENSOR_DB, config db_path, /var/lib/sensor/sensor.db)' })
+  .option('config', { alias: 'c', type: 'string', describe: 'config file, YAML or JSON (default: $SENSOR_CONFIG or /etc/sensor/sensor.yaml if present)' })
+  .option('flush-interval', { type: 'number', describe: 'seconds between profile flushes (fractions allowed)' })
+  .option('mqtt-url', { type: 'string', describe: 'MQTT broker URL (overrides the config mqtt.url)' })
+  .option('methods', { type: 'string', describe: 'comma-separated JA4+ methods to run (default: config methods, else all)' })
+  .option('keylog', { type: 'string', describe: 'NSS key-log file with TLS/QUIC secrets' })
+  .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'do not print alerts on stdout' })
+  .option('summary', { type: 'boolean', default: false, describe: 'print a human-readable summary on stderr at exit' })
+  .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
+  .conflicts('read', 'interface')
+  .check((a) => {
+    if (a.read === undefined && a.interface === undefined) {
+      // The config may name the interface; checked after loading it.
+      return true;
+    }
+    return true;
+  })
+  .example('$0 --read capture.pcapng --db /tmp/sensor.db', 'fingerprint and profile a capture file, then exit')
+  .example('tcpdump -i eth0 -U -w - | $0 --read -', 'read a live capture from a pipe')
+  .example('$0 --interface eth0 --filter "tcp or udp port 67"', 'capture live (tcpdump must be installed)')
+  .epilog('Exit codes: 0 done (also after SIGTERM/SIGINT, once flushed); 2 unreadable or damaged capture; 3 tcpdump missing or failed; 4 database error; 78 configuration error or database from a newer version. Alerts go to stdout as JSON lines; logs to stderr.')
+  .strict()
+  .help()
+  .alias('h', 'help')
+  .version()
+  .parseAsync();
+
+const log = createLogger('sensord', argv['log-level'] as LogLevel);
+
+function configError(message: string): never {
+  process.stderr.write(`sensord: ${message}\n`);
+  process.exit(EXIT_CONFIG);
+}
+
+let config: SensorConfig;
+try {
+  config = loadConfig(argv.config).config;
+} catch (err) {
+  if (err instanceof ConfigError) configError(err.message);
+  throw err;
+}
+if (argv['flush-interval'] !== undefined) {
+  if (!(argv['flush-interval'] > 0)) configError('--flush-interval must be a positive number of seconds');
+  config.flush_interval = argv['flush-interval'];
+  if (config.max_flush_interval < config.flush_interval) config.max_flush_interval = config.flush_interval;
+}
+if (argv['mqtt-url'] !== undefined) config.mqtt = { ...config.mqtt, url: argv['mqtt-url'] };
+try {
+  const methods = parseMethods(argv.methods);
+  if (methods) config.methods = methods;
+} catch (err) {
+  configError((err as Error).message);
+}
+
+let capture: CaptureSpec;
+if (argv.read !== undefined) {
+  capture = argv.read === '-' ? { kind: 'stdin' } : { kind: 'file', path: argv.read };
+} else {
+  const iface = argv.interface ?? config.interface;
+  if (!iface) configError('nothing to capture: pass --read FILE|- or --interface IFACE (or set interface in the config)');
+  capture = { kind: 'interface', name: iface, filter: argv.filter ?? config.capture_filter, tcpdumpPath: config.tcpdump_path ?? undefined };
+}
+
+let keyLog: Buffer | undefined;
+const keyLogPath = argv.keylog ?? config.keylog;
+if (keyLogPath) {
+  try {
+    keyLog = readFileSync(keyLogPath);
+  } catch (err) {
+    configError(`cannot read key-log file ${keyLogPath}: ${(err as Error).message}`);
+  }
+}
+
+const daemon = new SensorDaemon({
+  config,
+  capture,
+  dbPath: resolveDbPath(argv.db, config),
+  log,
+  printAlerts: !argv.quiet,
+  keyLog,
+});
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => daemon.stop(signal));
+}
+// stdout closed by a reader (`sensord ... | head`) is not a reason to lose the final flush.
+process.stdout.on('error', () => {});
+
+const { exitCode, summary } = await daemon.start();
+if (argv.summary && summary) printSummary(summary, process.stderr);
+process.exitCode = exitCode;

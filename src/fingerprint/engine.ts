@@ -1,0 +1,173 @@
+/**
+ * Per-packet dispatch: decode, find the flow, reassemble TCP where an analyzer wants the stream,
+ * and hand the packet to each active analyzer. Fingerprints come out through `onRecord`.
+ */
+import { Decoder } from '../capture/decode.js';
+import { DEFAULT_FLOW_OPTIONS, Flow, FlowTable, type FlowTableOptions } from '../capture/flow-table.js';
+import { Packet, PROTO_TCP, PROTO_UDP, TCP_SYN } from '../capture/packet.js';
+import type { RawFrame } from '../capture/capture-reader.js';
+import { DEFAULT_STREAM_LIMITS, TcpStream, type StreamLimits } from '../capture/tcp-stream.js';
+import type { Analyzer, AnalyzerContext, AnalyzerFactory, EngineOptions } from './analyzer.js';
+import { ALL_METHODS, type FingerprintRecord, type FingerprintType } from './record.js';
+import { ANALYZER_FACTORIES } from './analyzers.js';
+
+export type RecordHandler = (record: FingerprintRecord, flow: Flow) => void;
+
+export interface EngineConfig {
+  methods?: Iterable<FingerprintType>;
+  sshWindowPackets?: number;
+  flows?: Partial<FlowTableOptions>;
+  streams?: Partial<StreamLimits>;
+  /** Analyzer set override (tests); defaults to every registered family. */
+  factories?: readonly AnalyzerFactory[];
+}
+
+export interface EngineStats {
+  frames: number;
+  decoded: number;
+  fingerprints: number;
+  flows: number;
+}
+
+class Context implements AnalyzerContext {
+  constructor(readonly slot: number, private readonly engine: FingerprintEngine, readonly options: EngineOptions) {}
+
+  enabled(type: FingerprintType): boolean {
+    return this.options.methods.has(type);
+  }
+
+  emit(flow: Flow, type: FingerprintType, value: string, frame: number, extra?: Record<string, unknown>): void {
+    this.engine.emit(flow, type, value, frame, extra);
+  }
+
+  streamDone(flow: Flow): void {
+    flow.streamDoneMask |= 1 << this.slot;
+  }
+
+  deliverPlaintext(flow: Flow, fromClient: boolean, bytes: Buffer, pkt: Packet, alpn: string | null): void {
+    this.engine.deliverPlaintext(flow, fromClient, bytes, pkt, alpn);
+  }
+}
+
+export class FingerprintEngine {
+  readonly options: EngineOptions;
+  readonly decoder = new Decoder();
+  readonly flows: FlowTable;
+  readonly stats: EngineStats = { frames: 0, decoded: 0, fingerprints: 0, flows: 0 };
+  private readonly analyzers: Analyzer[] = [];
+  private readonly contexts: Context[] = [];
+  private readonly packetAnalyzers: number[] = [];
+  private readonly streamAnalyzers: number[] = [];
+  private readonly plaintextAnalyzers: number[] = [];
+  private readonly endAnalyzers: number[] = [];
+  /** Bits of every stream analyzer: when a flow's done-mask covers it, reassembly stops. */
+  private streamMaskAll = 0;
+  private readonly pkt = new Packet();
+  private readonly streamLimits: StreamLimits;
+  /** Capture time of the packet being handled (or the last one), microseconds. */
+  lastTsUs = 0;
+
+  constructor(private readonly onRecord: RecordHandler, config: EngineConfig = {}) {
+    this.options = {
+      methods: new Set(config.methods ?? ALL_METHODS),
+      sshWindowPackets: config.sshWindowPackets ?? 200,
+    };
+    this.streamLimits = { ...DEFAULT_STREAM_LIMITS, ...config.streams };
+    this.flows = new FlowTable({ ...DEFAULT_FLOW_OPTIONS, ...config.flows }, (flow) => this.endFlow(flow));
+    for (const factory of config.factories ?? ANALYZER_FACTORIES) {
+      const analyzer = factory(this.options);
+      if (!analyzer.methods.some((m) => this.options.methods.has(m))) continue;
+      const slot = this.analyzers.length;
+      if (slot >= 30) throw new Error('too many analyzers for the stream done-mask');
+      this.analyzers.push(analyzer);
+      this.contexts.push(new Context(slot, this, this.options));
+      if (analyzer.onPacket) this.packetAnalyzers.push(slot);
+      if (analyzer.wantsStream && analyzer.onStream) {
+        this.streamAnalyzers.push(slot);
+        this.streamMaskAll |= 1 << slot;
+      }
+      if (analyzer.onPlaintext) this.plaintextAnalyzers.push(slot);
+      if (analyzer.onFlowEnd) this.endAnalyzers.push(slot);
+    }
+  }
+
+  get activeAnalyzers(): readonly string[] {
+    return this.analyzers.map((a) => a.name);
+  }
+
+  /** Key material for decryption (pcapng DSB or a key-log file). */
+  addSecrets(secretsType: number, data: Buffer): void {
+    for (const a of this.analyzers) a.onSecrets?.(secretsType, data);
+  }
+
+  handleFrame(frame: RawFrame): void {
+    this.stats.frames++;
+    const pkt = this.pkt;
+    pkt.frame = frame.frame;
+    pkt.tsUs = frame.tsUs;
+    this.lastTsUs = frame.tsUs;
+    if (!this.decoder.decode(frame.linkType, frame.data, pkt, frame.tsUs)) return;
+    if (pkt.proto !== PROTO_TCP && pkt.proto !== PROTO_UDP) return;
+    this.stats.decoded++;
+    this.flows.sweep(pkt.tsUs);
+    const flow = this.flows.lookup(pkt);
+    const fromClient = this.flows.fromClient;
+    const pa = this.packetAnalyzers;
+    for (let i = 0; i < pa.length; i++) {
+      const slot = pa[i];
+      (this.analyzers[slot].onPacket as NonNullable<Analyzer['onPacket']>)(pkt, flow, fromClient, this.contexts[slot]);
+    }
+    if (pkt.proto === PROTO_TCP && this.streamMaskAll !== 0 && (flow.streamDoneMask & this.streamMaskAll) !== this.streamMaskAll) {
+      this.reassemble(pkt, flow, fromClient);
+    }
+  }
+
+  private reassemble(pkt: Packet, flow: Flow, fromClient: boolean): void {
+    const dir = fromClient ? 0 : 1;
+    let stream = flow.streams[dir];
+    if (pkt.tcpFlags & TCP_SYN) {
+      if (stream === null) stream = flow.streams[dir] = new TcpStream(this.streamLimits);
+      stream.setInitialSequence(pkt.seq);
+    }
+    if (pkt.payloadLen === 0) return;
+    if (stream === null) stream = flow.streams[dir] = new TcpStream(this.streamLimits);
+    const sa = this.streamAnalyzers;
+    stream.push(pkt.seq, pkt.payload, (bytes, gap) => {
+      for (let i = 0; i < sa.length; i++) {
+        const slot = sa[i];
+        if (flow.streamDoneMask & (1 << slot)) continue;
+        (this.analyzers[slot].onStream as NonNullable<Analyzer['onStream']>)(flow, fromClient, bytes, gap, pkt, this.contexts[slot]);
+      }
+    });
+  }
+
+  deliverPlaintext(flow: Flow, fromClient: boolean, bytes: Buffer, pkt: Packet, alpn: string | null): void {
+    for (const slot of this.plaintextAnalyzers) {
+      (this.analyzers[slot].onPlaintext as NonNullable<Analyzer['onPlaintext']>)(flow, fromClient, bytes, pkt, alpn, this.contexts[slot]);
+    }
+  }
+
+  emit(flow: Flow, type: FingerprintType, value: string, frame: number, extra?: Record<string, unknown>): void {
+    if (!this.options.methods.has(type)) return;
+    this.stats.fingerprints++;
+    flow.values[type] = value;
+    const record: FingerprintRecord = {
+      type, value, frame, transport: flow.transport,
+      src: flow.client, src_port: flow.clientPort, dst: flow.server, dst_port: flow.serverPort,
+    };
+    if (extra !== undefined) Object.assign(record, extra);
+    this.onRecord(record, flow);
+  }
+
+  private endFlow(flow: Flow): void {
+    this.stats.flows++;
+    for (const slot of this.endAnalyzers) {
+      (this.analyzers[slot].onFlowEnd as NonNullable<Analyzer['onFlowEnd']>)(flow, this.contexts[slot]);
+    }
+  }
+
+  /** End of input: flush every flow's pending fingerprints. */
+  finish(): void {
+    this.flows.drain();
+  }
+}

@@ -1,0 +1,13 @@
+import { createHash } from 'node:crypto';
+
+/** First 12 hex characters of the SHA-256 of `s`; twelve zeros for an empty string (JA4+ convention). */
+export function hash12(s: string): string {
+  if (s.length === 0) return '000000000000';
+  return createHash('sha256').update(s).digest('hex').slice(0, 12);
+}
+
+/** A 16-bit value as four lower-case hex digits. */
+export function hex4(v: number): string {
+  return HEX4[v & 0xffff] ?? (HEX4[v & 0xffff] = v.toString(16).padStart(4, '0'));
+}
+const HEX4: string[] = [];

@@ -1,0 +1,52 @@
+/**
+ * Reassembles one QUIC CRYPTO (or STREAM) byte stream from frames that arrive in any order,
+ * overlapping or repeated, and hands the in-order bytes on as they become contiguous. Pending
+ * out-of-order data is capped, so a hostile peer cannot grow it without bound.
+ */
+export const MAX_PENDING = 64 * 1024;
+
+export class OrderedStream {
+  /** Bytes delivered so far (the next expected offset). */
+  delivered = 0;
+  dead = false;
+  private pending: { off: number; data: Buffer }[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly deliver: (data: Buffer, off: number, len: number) => void, private readonly cap = MAX_PENDING) {}
+
+  insert(offset: number, buf: Buffer, off: number, len: number): void {
+    if (this.dead || len <= 0) return;
+    const endOff = offset + len;
+    if (endOff <= this.delivered) return; // a repeat
+    if (offset <= this.delivered) {
+      const skip = this.delivered - offset;
+      this.delivered = endOff;
+      this.deliver(buf, off + skip, len - skip);
+      this.drain();
+      return;
+    }
+    if (endOff - this.delivered > this.cap || this.pendingBytes + len > this.cap) { this.dead = true; this.pending = []; return; }
+    this.pending.push({ off: offset, data: Buffer.from(buf.subarray(off, off + len)) });
+    this.pendingBytes += len;
+  }
+
+  private drain(): void {
+    for (let progress = true; progress && this.pending.length && !this.dead; ) {
+      progress = false;
+      for (let i = 0; i < this.pending.length; i++) {
+        const piece = this.pending[i];
+        if (piece.off > this.delivered) continue;
+        this.pending.splice(i, 1);
+        this.pendingBytes -= piece.data.length;
+        const endOff = piece.off + piece.data.length;
+        if (endOff > this.delivered) {
+          const skip = this.delivered - piece.off;
+          this.delivered = endOff;
+          this.deliver(piece.data, skip, piece.data.length - skip);
+        }
+        progress = true;
+        break;
+      }
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * QUIC packet protection keys (RFC 9001 §5, RFC 9369 for v2): Initial secrets from the client's
+ * Destination Connection ID, keys from TLS traffic secrets, header protection masks.
+ */
+import { createCipheriv } from 'node:crypto';
+import { hkdfExtract, hkdfExpandLabel, type HashName } from '../decrypt/hkdf.js';
+
+export const QUIC_V1 = 0x00000001;
+export const QUIC_V2 = 0x6b3343cf;
+
+const SALT_V1 = Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex');
+const SALT_V2 = Buffer.from('0dede3def700a6db819381be6e269dcbf9bd2ed9', 'hex');
+const SALT_DRAFT29 = Buffer.from('afbfec289993d24c9e9786f19c6111e04390a899', 'hex');
+
+function initialSalt(version: number): Buffer | null {
+  if (version === QUIC_V1) return SALT_V1;
+  if (version === QUIC_V2) return SALT_V2;
+  if (version >= 0xff00001d && version <= 0xff000020) return SALT_DRAFT29;
+  return null;
+}
+
+export function isSupportedVersion(version: number): boolean {
+  return initialSalt(version) !== null;
+}
+
+export type QuicAead = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305';
+
+export interface PacketKeys {
+  aead: QuicAead;
+  key: Buffer;
+  iv: Buffer;
+  hp: Buffer;
+  hash: HashName;
+  /** The secret these keys came from (for key updates). */
+  secret: Buffer;
+  version: number;
+}
+
+function labels(version: number): { key: string; iv: string; hp: string; ku: string } {
+  return version === QUIC_V2
+    ? { key: 'quicv2 key', iv: 'quicv2 iv', hp: 'quicv2 hp', ku: 'quicv2 ku' }
+    : { key: 'quic key', iv: 'quic iv', hp: 'quic hp', ku: 'quic ku' };
+}
+
+const SUITES: Record<number, { aead: QuicAead; keyLen: number; hash: HashName }> = {
+  0x1301: { aead: 'aes-128-gcm', keyLen: 16, hash: 'sha256' },
+  0x1302: { aead: 'aes-256-gcm', keyLen: 32, hash: 'sha384' },
+  0x1303: { aead: 'chacha20-poly1305', keyLen: 32, hash: 'sha256' },
+};
+
+/** Packet keys for a TLS traffic secret under the given cipher suite; null for an unsupported suite. */
+export function keysFromSecret(secret: Buffer, cipher: number, version: number): PacketKeys | null {
+  const s = SUITES[cipher];
+  if (!s) return null;
+  const l = labels(version);
+  const empty = Buffer.alloc(0);
+  return {
+    aead: s.aead,
+    key: hkdfExpandLabel(s.hash, secret, l.key, empty, s.keyLen),
+    iv: hkdfExpandLabel(s.hash, secret, l.iv, empty, 12),
+    hp: hkdfExpandLabel(s.hash, secret, l.hp, empty, s.keyLen),
+    hash: s.hash,
+    secret,
+    version,
+  };
+}
+
+/** The next 1-RTT generation after a key update (the header protection key does not change). */
+export function nextGeneration(k: PacketKeys, cipher: number): PacketKeys | null {
+  const s = SUITES[cipher];
+  if (!s) return null;
+  const secret = hkdfExpandLabel(s.hash, k.secret, labels(k.version).ku, Buffer.alloc(0), k.secret.length);
+  const next = keysFromSecret(secret, cipher, k.version);
+  if (next) next.hp = k.hp;
+  return next;
+}
+
+export interface InitialKeys {
+  client: PacketKeys;
+  server: PacketKeys;
+}
+
+/** Initial packet keys for both sides from the client's first Destination Connection ID. */
+export function quicInitialKeys(dcid: Buffer, version: number): InitialKeys | null {
+  const salt = initialSalt(version);
+  if (!salt) return null;
+  const initial = hkdfExtract('sha256', salt, dcid);
+  const empty = Buffer.alloc(0);
+  const client = keysFromSecret(hkdfExpandLabel('sha256', initial, 'client in', empty, 32), 0x1301, version)!;
+  const server = keysFromSecret(hkdfExpandLabel('sha256', initial, 'server in', empty, 32), 0x1301, version)!;
+  return { client, server };
+}
+
+/** The 5-byte header protection mask for a 16-byte sample. */
+export function headerMask(keys: PacketKeys, sample: Buffer): Buffer {
+  if (keys.aead === 'chacha20-poly1305') {
+    const c = createCipheriv('chacha20', keys.hp, sample);
+    return c.update(Buffer.alloc(5));
+  }
+  const c = createCipheriv(keys.aead === 'aes-256-gcm' ? 'aes-256-ecb' : 'aes-128-ecb', keys.hp, null);
+  c.setAutoPadding(false);
+  return c.update(sample);
+}

@@ -1,0 +1,60 @@
+/**
+ * The TLS-over-TCP analyzer: feeds each direction's reassembled bytes to a TlsSession and emits
+ * JA4 (ClientHello), JA4S (ServerHello) and JA4X (every certificate of every chain). With key-log
+ * secrets (pcapng DSB or --keylog) it decrypts the connection, which adds TLS 1.3 certificates
+ * and hands application plaintext (HTTP/2, HTTP/1.x) to the analyzers that read it.
+ * Once neither direction can tell more, it tells the engine to stop reassembling for it.
+ */
+import type { Flow } from '../../capture/flow-table.js';
+import type { Packet } from '../../capture/packet.js';
+import type { Analyzer, AnalyzerContext, EngineOptions } from '../analyzer.js';
+import { SecretsStore } from '../decrypt/secrets.js';
+import { TlsSession } from './session.js';
+import { HandshakeEmitter } from './emit.js';
+
+/** pcapng DSB secrets type of an NSS key log ("TLSK"). */
+export const SECRETS_TLS_KEYLOG = 0x544c534b;
+
+class TlsFlowState {
+  readonly emitter: HandshakeEmitter;
+  readonly session: TlsSession;
+
+  constructor(flow: Flow, secrets: SecretsStore) {
+    this.emitter = new HandshakeEmitter(flow, false);
+    this.session = new TlsSession(this.emitter, secrets);
+  }
+}
+
+export function createTlsAnalyzer(_options?: EngineOptions, secrets = new SecretsStore()): Analyzer {
+  return {
+    name: 'tls',
+    methods: ['ja4', 'ja4s', 'ja4x'],
+    wantsStream: true,
+    onStream(flow: Flow, fromClient: boolean, bytes: Buffer, gap: boolean, pkt: Packet, ctx: AnalyzerContext): void {
+      let st = flow.state[ctx.slot] as TlsFlowState | null | undefined;
+      if (st === null) return;
+      if (st === undefined) {
+        st = new TlsFlowState(flow, secrets);
+        flow.state[ctx.slot] = st;
+      }
+      const s = st.session;
+      if (gap) s.gap(fromClient);
+      st.emitter.pkt = pkt;
+      st.emitter.ctx = ctx;
+      try {
+        s.push(fromClient, bytes);
+      } catch {
+        // Parsers are bounds-checked; this only guards the sensor against a bug on hostile input.
+        s.abandon();
+      }
+      st.emitter.pkt = null;
+      if (s.directionDone(true) && s.directionDone(false)) {
+        ctx.streamDone(flow);
+        flow.state[ctx.slot] = null; // release the session and its buffers
+      }
+    },
+    onSecrets(secretsType: number, data: Buffer): void {
+      if (secretsType === SECRETS_TLS_KEYLOG) secrets.addKeyLogText(data.toString('latin1'));
+    },
+  };
+}

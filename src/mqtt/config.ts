@@ -1,0 +1,196 @@
+/**
+ * The config file's `mqtt` section (snake_case, times in seconds as elsewhere in the config): its
+ * JSON schema (for ajv), defaults, and the step that turns it
+ * into a resolved publisher config (or null: MQTT is off when no broker URL is configured).
+ */
+import { Ajv } from 'ajv';
+import { clientIdForSensor, defaultTopicPrefix, isValidTopicPrefix } from './topics.js';
+
+/** The `mqtt` section as written in the config file. Every key is optional. */
+export interface MqttConfigSection {
+  /** mqtt://, mqtts://, ws:// or wss://. Absent or empty: MQTT is off. */
+  url?: string | null;
+  username?: string;
+  password?: string;
+  /** Read the password from this file instead (first line), so the config file can stay world-readable. */
+  password_file?: string;
+  /** PEM file paths: CA to trust, and a client certificate + key for certificate authentication. */
+  ca?: string;
+  cert?: string;
+  key?: string;
+  /** Verify the broker's certificate (default true; turning it off is for lab use only). */
+  reject_unauthorized?: boolean;
+  /** Default: derived from the sensor id. */
+  client_id?: string;
+  /** Default: `sensor/<sensor_id>`. */
+  topic_prefix?: string;
+  keepalive_seconds?: number;
+  connect_timeout_seconds?: number;
+  reconnect?: { min_seconds?: number; max_seconds?: number };
+  /** After the broker rejects the credentials or the TLS identity, wait this long before trying again. */
+  auth_retry_seconds?: number;
+  /** Alerts published but not yet acknowledged (PUBACK) at any one time. */
+  max_inflight?: number;
+  outbox?: { max_rows?: number; max_days?: number };
+  homeassistant?: { enabled?: boolean; discovery_prefix?: string };
+}
+
+export const MQTT_DEFAULTS = {
+  keepalive_seconds: 30,
+  connect_timeout_seconds: 10,
+  reconnect: { min_seconds: 1, max_seconds: 60 },
+  auth_retry_seconds: 300,
+  reject_unauthorized: true,
+  max_inflight: 16,
+  outbox: { max_rows: 10_000, max_days: 7 },
+  homeassistant: { enabled: false, discovery_prefix: 'homeassistant' },
+} as const;
+
+const positive = { type: 'number', exclusiveMinimum: 0 } as const;
+
+/** JSON schema of the `mqtt` section; the daemon's config schema embeds it as `properties.mqtt`. */
+export const mqttConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    url: {
+      anyOf: [
+        { type: 'null' },
+        { type: 'string', maxLength: 0 },
+        { type: 'string', pattern: '^(mqtts?|wss?)://[^\\s]+$' },
+      ],
+    },
+    username: { type: 'string' },
+    password: { type: 'string' },
+    password_file: { type: 'string', minLength: 1 },
+    ca: { type: 'string', minLength: 1 },
+    cert: { type: 'string', minLength: 1 },
+    key: { type: 'string', minLength: 1 },
+    reject_unauthorized: { type: 'boolean' },
+    client_id: { type: 'string', minLength: 1, maxLength: 256 },
+    topic_prefix: { type: 'string', minLength: 1 },
+    keepalive_seconds: { type: 'integer', minimum: 0, maximum: 65535 },
+    connect_timeout_seconds: positive,
+    reconnect: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { min_seconds: positive, max_seconds: positive },
+    },
+    auth_retry_seconds: positive,
+    max_inflight: { type: 'integer', minimum: 1, maximum: 1000 },
+    outbox: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        max_rows: { type: 'integer', minimum: 1 },
+        max_days: positive,
+      },
+    },
+    homeassistant: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        discovery_prefix: { type: 'string', minLength: 1 },
+      },
+    },
+  },
+  dependencies: { cert: ['key'], key: ['cert'] },
+} as const;
+
+/** Everything the publisher needs, in milliseconds, with defaults applied. */
+export interface MqttConfig {
+  url: string;
+  username?: string;
+  password?: string;
+  passwordFile?: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  rejectUnauthorized: boolean;
+  clientId: string;
+  topicPrefix: string;
+  keepaliveS: number;
+  connectTimeoutMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  authRetryMs: number;
+  maxInflight: number;
+  outboxMaxRows: number;
+  outboxMaxAgeMs: number;
+  homeAssistant: { enabled: boolean; discoveryPrefix: string };
+}
+
+export class MqttConfigError extends Error {
+  override name = 'MqttConfigError';
+}
+
+let validator: ((data: unknown) => boolean) & { errors?: unknown } | undefined;
+
+/** Checks a raw `mqtt` section against the schema; throws MqttConfigError with ajv's first complaint. */
+export function validateMqttSection(section: unknown): asserts section is MqttConfigSection {
+  const url = (section as MqttConfigSection | null)?.url;
+  if (typeof url === 'string' && url !== '' && !/^(mqtts?|wss?):\/\/\S+$/.test(url)) {
+    throw new MqttConfigError(`config mqtt.url: '${url}' must be mqtt://, mqtts://, ws:// or wss:// followed by host[:port]`);
+  }
+  if (!validator) validator = new Ajv({ allErrors: false }).compile(mqttConfigSchema);
+  if (!validator(section)) {
+    const errs = validator.errors as { instancePath: string; message?: string }[] | undefined;
+    const first = errs?.[0];
+    const where = first?.instancePath ? `mqtt${first.instancePath.replace(/\//g, '.')}` : 'mqtt';
+    throw new MqttConfigError(`config ${where}: ${first?.message ?? 'invalid'}`);
+  }
+}
+
+/**
+ * Applies defaults and the `--mqtt-url` override. Returns null when MQTT is off (no URL anywhere).
+ * `urlOverride` wins over the file; an empty override turns MQTT off.
+ */
+export function resolveMqttConfig(
+  section: MqttConfigSection | undefined | null,
+  opts: { sensorId: string; urlOverride?: string },
+): MqttConfig | null {
+  const raw: MqttConfigSection = { ...(section ?? {}) };
+  if (opts.urlOverride !== undefined) raw.url = opts.urlOverride;
+  validateMqttSection(raw);
+  if (!raw.url) return null;
+
+  const topicPrefix = raw.topic_prefix ?? defaultTopicPrefix(opts.sensorId);
+  if (!isValidTopicPrefix(topicPrefix)) {
+    throw new MqttConfigError(
+      `config mqtt.topic_prefix: '${topicPrefix}' must not contain '+', '#' or empty levels, nor end in '/'`,
+    );
+  }
+  if (raw.password !== undefined && raw.password_file !== undefined) {
+    throw new MqttConfigError('config mqtt: set either password or password_file, not both');
+  }
+  const minMs = (raw.reconnect?.min_seconds ?? MQTT_DEFAULTS.reconnect.min_seconds) * 1000;
+  const maxMs = (raw.reconnect?.max_seconds ?? MQTT_DEFAULTS.reconnect.max_seconds) * 1000;
+  if (maxMs < minMs) {
+    throw new MqttConfigError('config mqtt.reconnect: max_seconds must be at least min_seconds');
+  }
+  return {
+    url: raw.url,
+    username: raw.username,
+    password: raw.password,
+    passwordFile: raw.password_file,
+    caFile: raw.ca,
+    certFile: raw.cert,
+    keyFile: raw.key,
+    rejectUnauthorized: raw.reject_unauthorized ?? MQTT_DEFAULTS.reject_unauthorized,
+    clientId: raw.client_id ?? clientIdForSensor(opts.sensorId),
+    topicPrefix,
+    keepaliveS: raw.keepalive_seconds ?? MQTT_DEFAULTS.keepalive_seconds,
+    connectTimeoutMs: (raw.connect_timeout_seconds ?? MQTT_DEFAULTS.connect_timeout_seconds) * 1000,
+    reconnectMinMs: minMs,
+    reconnectMaxMs: maxMs,
+    authRetryMs: (raw.auth_retry_seconds ?? MQTT_DEFAULTS.auth_retry_seconds) * 1000,
+    maxInflight: raw.max_inflight ?? MQTT_DEFAULTS.max_inflight,
+    outboxMaxRows: raw.outbox?.max_rows ?? MQTT_DEFAULTS.outbox.max_rows,
+    outboxMaxAgeMs: (raw.outbox?.max_days ?? MQTT_DEFAULTS.outbox.max_days) * 86_400_000,
+    homeAssistant: {
+      enabled: raw.homeassistant?.enabled ?? MQTT_DEFAULTS.homeassistant.enabled,
+      discoveryPrefix: raw.homeassistant?.discovery_prefix ?? MQTT_DEFAULTS.homeassistant.discovery_prefix,
+    },
+  };
+}

@@ -1,0 +1,335 @@
+/**
+ * Opening the sensor database: start-up safety check, recovery, pragmas, migrations, meta.
+ *
+ * Start-up never crash-loops on a bad file: a database that is not SQLite or fails
+ * `PRAGMA quick_check` is moved aside to `NAME.corrupt-<timestamp>` (never deleted) and replaced
+ * by the newest snapshot that passes quick_check, or by an empty database. A database written by
+ * a newer build is refused before a single byte of it is written.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { LATEST_SCHEMA_VERSION, isForeignDb, migrate, schemaVersionOf } from './migrations.js';
+import { listSnapshots, quickCheckFile } from './snapshots.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+export const silentLogger: Logger = () => {};
+
+export type StorageErrorCode = 'SCHEMA_TOO_NEW' | 'NOT_SENSOR_DB' | 'OPEN_FAILED' | 'MISSING' | 'DISK_FULL';
+
+/** A storage failure a person can act on; `code` tells callers which exit code to use. */
+export class StorageError extends Error {
+  constructor(readonly code: StorageErrorCode, message: string) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+export interface RecoveryReport {
+  reason: string;
+  movedTo: string;
+  restoredFrom: string | null;
+}
+
+export interface OpenOptions {
+  /** Read-only (CLI readers): no recovery, no migration, no pragmas that write. */
+  readonly?: boolean;
+  /** Move a corrupt file aside and restore/start empty. Default: true unless readonly. */
+  recover?: boolean;
+  /** Create the file when missing. Default: true unless readonly. */
+  create?: boolean;
+  /** Sensor id stored in meta when the database is created. Default: a random UUID. */
+  sensorId?: string;
+  /** WAL size the file is cut back to after checkpoints. Default 4 MiB. */
+  journalSizeLimit?: number;
+  /** SQLite page cache, KiB. Default 8 MiB. */
+  cacheSizeKb?: number;
+  /** How long a write waits for another writer (e.g. sensorctl). Default 2 s. */
+  busyTimeoutMs?: number;
+  log?: Logger;
+  now?: () => number;
+}
+
+export interface SensorDb {
+  readonly db: Database.Database;
+  readonly path: string;
+  readonly readonly: boolean;
+  readonly sensorId: string;
+  /** Epoch ms when the database was created. */
+  readonly createdAt: number;
+  readonly schemaVersion: number;
+  readonly pageSize: number;
+  readonly journalSizeLimit: number;
+  /** Set when start-up moved a bad file aside. */
+  readonly recovery: RecoveryReport | null;
+  close(): void;
+}
+
+export const DEFAULT_JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024;
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+type Inspection =
+  | { state: 'missing' }
+  | { state: 'ok'; version: number; foreign: boolean }
+  | { state: 'corrupt'; reason: string };
+
+function sqliteCode(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+}
+
+/** True for errors that mean "this file is not a healthy SQLite database" (as opposed to I/O or permissions). */
+export function isCorruptionError(err: unknown): boolean {
+  const code = sqliteCode(err);
+  return code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB';
+}
+
+/** Looks at a database file without writing to it. */
+function inspect(file: string): Inspection {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    throw new StorageError('OPEN_FAILED', `cannot open database ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const header = Buffer.alloc(16);
+    const n = fs.readSync(fd, header, 0, 16, 0);
+    if (n === 0) return { state: 'ok', version: 0, foreign: false }; // an empty file is an empty database
+    if (n < 16 || !header.equals(SQLITE_HEADER)) return { state: 'corrupt', reason: 'not a SQLite database' };
+  } finally {
+    fs.closeSync(fd);
+  }
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    const check = quickCheck(db);
+    if (check !== 'ok') return { state: 'corrupt', reason: `quick_check failed: ${check}` };
+    return { state: 'ok', version: schemaVersionOf(db), foreign: isForeignDb(db) };
+  } catch (err) {
+    if (isCorruptionError(err)) return { state: 'corrupt', reason: `${sqliteCode(err)}: ${(err as Error).message}` };
+    throw openFailure(file, err);
+  } finally {
+    db?.close();
+  }
+}
+
+/** True when the filesystem holding `file` has no free blocks left. */
+function diskFull(file: string): boolean {
+  try {
+    const st = fs.statfsSync(path.dirname(path.resolve(file)));
+    return st.bavail === 0 || st.bfree === 0;
+  } catch {
+    return false;
+  }
+}
+
+function openFailure(file: string, err: unknown): StorageError {
+  const msg = (err as Error).message;
+  if (sqliteCode(err) === 'SQLITE_FULL' || diskFull(file)) {
+    return new StorageError('DISK_FULL', `cannot open database ${file}: no space left on its filesystem (${msg}); free some space (WAL mode needs room for its index file)`);
+  }
+  return new StorageError('OPEN_FAILED', `cannot open database ${file}: ${msg}`);
+}
+
+/** `PRAGMA quick_check` as one string: 'ok' or the first problems found. */
+export function quickCheck(db: Database.Database): string {
+  const rows = db.pragma('quick_check(5)') as { quick_check: string }[];
+  return rows.map((r) => r.quick_check).join('; ');
+}
+
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace('.', '');
+}
+
+/** Moves the database and its WAL/SHM aside to `NAME.corrupt-<timestamp>`; returns the new name. */
+function moveAside(file: string, now: number): string {
+  let target = `${file}.corrupt-${stamp(now)}`;
+  for (let i = 1; fs.existsSync(target); i++) target = `${file}.corrupt-${stamp(now)}-${i}`;
+  fs.renameSync(file, target);
+  for (const suffix of ['-wal', '-shm']) {
+    if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, target + suffix);
+  }
+  return target;
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  } catch { /* not all filesystems allow it; the rename is still atomic */ }
+}
+
+/** Copies a snapshot into place through a temporary file, so a crash mid-copy leaves no half database. */
+function restoreSnapshot(snapshot: string, file: string): void {
+  const tmp = `${file}.restore-tmp`;
+  fs.copyFileSync(snapshot, tmp);
+  const fd = fs.openSync(tmp, 'r+');
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  fs.renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
+}
+
+function recoverIfCorrupt(file: string, inspection: Inspection, log: Logger, now: number): RecoveryReport | null {
+  if (inspection.state !== 'corrupt') return null;
+  const movedTo = moveAside(file, now);
+  log('error', `database ${file} is unusable (${inspection.reason}); moved aside to ${movedTo}`);
+  let restoredFrom: string | null = null;
+  for (const snap of listSnapshots(file)) {
+    const result = quickCheckFile(snap);
+    if (result === 'ok') {
+      restoreSnapshot(snap, file);
+      restoredFrom = snap;
+      break;
+    }
+    log('warn', `snapshot ${snap} is not usable (${result}); trying an older one`);
+  }
+  if (restoredFrom) log('warn', `restored ${file} from snapshot ${restoredFrom}`);
+  else log('warn', `no good snapshot of ${file}; starting with an empty database`);
+  return { reason: inspection.reason, movedTo, restoredFrom };
+}
+
+function tooNew(file: string, version: number): StorageError {
+  return new StorageError(
+    'SCHEMA_TOO_NEW',
+    `database ${file} has schema version ${version}, newer than this build supports (${LATEST_SCHEMA_VERSION}); ` +
+      'upgrade the sensor software or point --db at another file (the database was not modified)',
+  );
+}
+
+function notSensorDb(file: string): StorageError {
+  return new StorageError('NOT_SENSOR_DB', `${file} is a SQLite database but not a sensor database (no schema_version table); it was not modified`);
+}
+
+/**
+ * Pragmas for the daemon's connection.
+ * - WAL: readers (sensorctl export/status) never block the flush, and a flush appends pages
+ *   instead of rewriting them through a rollback journal.
+ * - synchronous=FULL: the WAL is fsynced at each commit, so a flush that returned is on the card
+ *   even if the plug is pulled a moment later. NORMAL would save that one fsync per flush (every
+ *   30 s, i.e. nothing worth having) at the price of a power cut rolling back a completed flush.
+ * - journal_size_limit: after a checkpoint the WAL file is cut back to this size, so one large
+ *   flush (or a reader that held the WAL) does not leave a large file behind for ever.
+ * - wal_autocheckpoint=0: checkpoints are run explicitly after each flush (see persister.ts),
+ *   never in the middle of one.
+ * - temp_store=MEMORY: no temporary files on flash.
+ */
+function applyWriterPragmas(db: Database.Database, journalSizeLimit: number, cacheSizeKb: number): void {
+  const mode = db.pragma('journal_mode = WAL', { simple: true });
+  if (String(mode).toLowerCase() !== 'wal') throw new StorageError('OPEN_FAILED', `cannot switch ${db.name} to WAL mode (got ${mode})`);
+  db.pragma('synchronous = FULL');
+  db.pragma(`journal_size_limit = ${Math.max(0, Math.floor(journalSizeLimit))}`);
+  db.pragma('wal_autocheckpoint = 0');
+  db.pragma('temp_store = MEMORY');
+  db.pragma(`cache_size = -${Math.max(256, Math.floor(cacheSizeKb))}`);
+}
+
+function readMeta(db: Database.Database): Map<string, string> {
+  const rows = db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[];
+  return new Map(rows.map((r) => [r.key, r.value]));
+}
+
+/**
+ * Opens (creating, recovering and migrating as needed) the sensor database at `file`.
+ * Throws StorageError for a newer schema, a foreign database, or an unreadable file.
+ */
+export function openSensorDb(file: string, options: OpenOptions = {}): SensorDb {
+  const readonly = options.readonly ?? false;
+  const recover = options.recover ?? !readonly;
+  const create = options.create ?? !readonly;
+  const log = options.log ?? silentLogger;
+  const now = options.now ?? Date.now;
+  const journalSizeLimit = options.journalSizeLimit ?? DEFAULT_JOURNAL_SIZE_LIMIT;
+
+  let inspection = inspect(file);
+  let recovery: RecoveryReport | null = null;
+  if (inspection.state === 'missing' && !create) throw new StorageError('MISSING', `database ${file} does not exist`);
+  if (inspection.state === 'corrupt') {
+    if (!recover) throw new StorageError('OPEN_FAILED', `database ${file} is unusable: ${inspection.reason}`);
+    recovery = recoverIfCorrupt(file, inspection, log, now());
+    inspection = inspect(file);
+    if (inspection.state === 'corrupt') {
+      // The restored snapshot went bad between check and use: give up on it, start empty.
+      const movedTo = moveAside(file, now());
+      log('error', `restored database failed its check too (${inspection.reason}); moved aside to ${movedTo}; starting empty`);
+      recovery = { ...recovery!, restoredFrom: null };
+      inspection = { state: 'missing' };
+    }
+  }
+  if (inspection.state === 'ok') {
+    if (inspection.version > LATEST_SCHEMA_VERSION) throw tooNew(file, inspection.version);
+    if (inspection.foreign) throw notSensorDb(file);
+  }
+
+  if (readonly) {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      const version = schemaVersionOf(db);
+      if (version === 0) throw notSensorDb(file);
+      const meta = readMeta(db);
+      return makeHandle(db, file, true, meta, version, journalSizeLimit, recovery);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const db = new Database(file, { timeout: options.busyTimeoutMs ?? 2000 });
+  try {
+    try {
+      db.pragma('schema_version'); // the first read: opens the WAL index, fails here on a full disk
+    } catch (err) {
+      throw openFailure(file, err);
+    }
+    applyWriterPragmas(db, journalSizeLimit, options.cacheSizeKb ?? 8192);
+    const { from, to } = migrate(db, now());
+    if (from !== to) log('info', from === 0 ? `created database ${file} (schema ${to})` : `migrated ${file} from schema ${from} to ${to}`);
+    let meta = readMeta(db);
+    if (!meta.has('sensor_id') || !meta.has('created_at')) {
+      const put = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
+      db.transaction(() => {
+        put.run('sensor_id', options.sensorId ?? randomUUID());
+        put.run('created_at', String(now()));
+      })();
+      meta = readMeta(db);
+    }
+    try {
+      // Fold a WAL left by a crash into the file now, while nothing else is running.
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      // A full disk must not stop the sensor from starting: the WAL stays valid and is read as is.
+      log('warn', `start-up checkpoint of ${file} failed (${(err as Error).message}); continuing with the WAL as it is`);
+    }
+    return makeHandle(db, file, false, meta, to, journalSizeLimit, recovery);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function makeHandle(
+  db: Database.Database, file: string, readonly: boolean, meta: Map<string, string>,
+  schemaVersion: number, journalSizeLimit: number, recovery: RecoveryReport | null,
+): SensorDb {
+  return {
+    db,
+    path: file,
+    readonly,
+    sensorId: meta.get('sensor_id') ?? '',
+    createdAt: Number(meta.get('created_at') ?? 0),
+    schemaVersion,
+    pageSize: db.pragma('page_size', { simple: true }) as number,
+    journalSizeLimit,
+    recovery,
+    close: () => { if (db.open) db.close(); },
+  };
+}
+
+/** Reads one meta value ('' when absent). */
+export function getMeta(db: Database.Database, key: string): string | undefined {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  return row?.value;
+}

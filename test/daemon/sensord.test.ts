@@ -1,0 +1,171 @@
+/**
+ * sensord end to end: the real daemon as a subprocess on the project's demo capture (real loopback
+ * traffic), a real SQLite file, restarts, damage, signals and bad configuration.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { DEMO_PCAP, SENSORD, collect, jsonLines, requireBuild, runNode, startNode, waitFor } from '../helpers/subprocess.js';
+
+let dir: string;
+beforeAll(() => requireBuild());
+beforeEach(() => { dir = mkdtempSync(path.join(tmpdir(), 'sensord-test-')); });
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Row { anchor_key: string; companion_key: string; count: number; total_seen: number }
+
+function profileRows(db: string): Row[] {
+  const conn = new Database(db, { readonly: true });
+  try {
+    return conn.prepare('SELECT anchor_key, companion_key, count, total_seen FROM behavior_profiles_current ORDER BY anchor_key, companion_key').all() as Row[];
+  } finally {
+    conn.close();
+  }
+}
+
+function alertRows(db: string): { payload: string }[] {
+  const conn = new Database(db, { readonly: true });
+  try {
+    const cols = (conn.prepare("SELECT name FROM pragma_table_info('alerts')").all() as { name: string }[]).map((c) => c.name);
+    const col = cols.includes('payload') ? 'payload' : cols.includes('json') ? 'json' : cols[cols.length - 1];
+    return conn.prepare(`SELECT ${col} AS payload FROM alerts`).all() as { payload: string }[];
+  } finally {
+    conn.close();
+  }
+}
+
+const DEVICE_ANCHOR = 'client_ip>ja4:127.0.0.2';
+
+describe('sensord --read on the demo capture', () => {
+  test('profiles the device, alerts once on its new TLS client, stores both, exits 0', async () => {
+    const db = path.join(dir, 'sensor.db');
+    const r = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db]);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+    expect(r.code).toBe(0);
+    const alerts = jsonLines(r.stdout);
+    const device = alerts.filter((a) => (a.alert as { anchor: string }).anchor === DEVICE_ANCHOR);
+    expect(device).toHaveLength(1);
+    const a = device[0] as { timestamp: string; sensor_id: string; event_type: string; alert: Record<string, unknown>; flow: Record<string, unknown> };
+    expect(a.event_type).toBe('alert');
+    expect(typeof a.sensor_id).toBe('string');
+    expect(a.timestamp).toMatch(/^2026-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}$/);
+    expect(a.alert).toMatchObject({ kind: 'new_companion', anchor: DEVICE_ANCHOR, count: 1, total_seen: 61 });
+    expect(Object.keys(a.alert).sort()).toEqual(['anchor', 'companion', 'count', 'kind', 'message', 'severity', 'total_seen']);
+    expect(a.flow).toMatchObject({ src_ip: '127.0.0.2', dest_ip: '127.0.0.1', dest_port: 18443, proto: 'TCP' });
+    // No (anchor, companion) alerts twice.
+    const keys = alerts.map((x) => `${(x.alert as { anchor: string }).anchor}|${(x.alert as { companion: string }).companion}`);
+    expect(new Set(keys).size).toBe(keys.length);
+
+    const rows = profileRows(db).filter((row) => row.anchor_key === DEVICE_ANCHOR);
+    expect(rows).toHaveLength(2);
+    expect(rows.map((row) => row.count).sort((x, y) => x - y)).toEqual([1, 60]);
+    for (const row of rows) expect(row.total_seen).toBe(61);
+    expect(alertRows(db).length).toBe(alerts.length);
+  });
+
+  test('a restart loads the profiles and keeps counting: a second run doubles every count', async () => {
+    const db = path.join(dir, 'sensor.db');
+    expect((await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db, '-q'])).code).toBe(0);
+    const first = profileRows(db);
+    expect(first.length).toBeGreaterThan(0);
+    const r2 = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db]);
+    expect(r2.code).toBe(0);
+    const second = profileRows(db);
+    expect(second.map((r) => `${r.anchor_key}|${r.companion_key}`)).toEqual(first.map((r) => `${r.anchor_key}|${r.companion_key}`));
+    second.forEach((row, i) => {
+      expect(row.count).toBe(first[i].count * 2);
+      expect(row.total_seen).toBe(first[i].total_seen * 2);
+    });
+    // The device's profile is now established: its known second client is not "new" any more.
+    const again = jsonLines(r2.stdout).filter((x) => (x.alert as { kind: string; anchor: string }).anchor === DEVICE_ANCHOR && (x.alert as { kind: string }).kind === 'new_companion');
+    expect(again).toHaveLength(0);
+  });
+
+  test('a truncated capture is processed up to the damage, flushed, and ends with the file and offset named', async () => {
+    const db = path.join(dir, 'sensor.db');
+    const cut = path.join(dir, 'cut.pcap');
+    const bytes = readFileSync(DEMO_PCAP);
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.75) + 7));
+    const r = await runNode(SENSORD, ['--read', cut, '--db', db, '-q']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(cut);
+    expect(r.stderr).toMatch(/byte offset \d+/);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    const rows = profileRows(db).filter((row) => row.anchor_key === DEVICE_ANCHOR);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows[0].total_seen).toBeGreaterThan(20);
+    expect(rows[0].total_seen).toBeLessThan(61);
+  });
+
+  test('a file that is not a capture is refused with a clear message', async () => {
+    const junk = path.join(dir, 'junk.pcap');
+    writeFileSync(junk, 'this is not a capture file at all\n');
+    const r = await runNode(SENSORD, ['--read', junk, '--db', path.join(dir, 's.db')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not a pcap or pcapng capture/);
+    const missing = await runNode(SENSORD, ['--read', path.join(dir, 'nope.pcap'), '--db', path.join(dir, 's.db')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/capture file not found/);
+  });
+});
+
+describe('sensord --read - (a pipe) and signals', () => {
+  test('SIGTERM while reading a pipe flushes what was seen and exits 0', async () => {
+    const db = path.join(dir, 'sensor.db');
+    const child = startNode(SENSORD, ['--read', '-', '--db', db, '-q', '--flush-interval', '0.2']);
+    const done = collect(child, 30_000);
+    // Write the capture but keep the pipe open, as a live tcpdump would.
+    child.stdin?.write(readFileSync(DEMO_PCAP));
+    await waitFor(() => {
+      try { return profileRows(db).some((r) => r.anchor_key === DEVICE_ANCHOR && r.total_seen === 61); } catch { return false; }
+    }, 20_000, 'the periodic flush to write the profiles');
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/stopping \(SIGTERM\)/);
+    expect(r.stderr).toMatch(/final flush/);
+  });
+});
+
+describe('sensord configuration', () => {
+  test('an invalid config is refused with the offending key named, exit 78', async () => {
+    const cfg = path.join(dir, 'sensor.yaml');
+    writeFileSync(cfg, 'min_seen: -3\nflush_intervall: 30\npairs:\n  - anchor: ja4\n    companion: colour\n');
+    const r = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 's.db'), '--config', cfg]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/min_seen: must be >= 1/);
+    expect(r.stderr).toMatch(/unknown setting "flush_intervall"/);
+    expect(r.stderr).toMatch(/pairs\.0\.companion: must be one of/);
+  });
+
+  test('a JSON config takes effect: min_seen and the pair list', async () => {
+    const cfg = path.join(dir, 'sensor.json');
+    writeFileSync(cfg, JSON.stringify({ min_seen: 1000, pairs: [{ anchor: 'client_ip', companion: 'ja4' }] }));
+    const db = path.join(dir, 's.db');
+    const r = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db, '--config', cfg]);
+    expect(r.code).toBe(0);
+    expect(jsonLines(r.stdout)).toHaveLength(0); // 61 sightings are below min_seen 1000
+    const anchors = new Set(profileRows(db).map((row) => row.anchor_key.split(':')[0]));
+    expect([...anchors]).toEqual(['client_ip>ja4']);
+  });
+
+  test('nothing to capture is a usage error', async () => {
+    const r = await runNode(SENSORD, ['--db', path.join(dir, 's.db')]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/nothing to capture/);
+  });
+
+  test('the database file is left alone when the DB is not a sensor DB', async () => {
+    const db = path.join(dir, 'other.db');
+    const other = new Database(db);
+    other.exec('CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers(name) VALUES (\'x\');');
+    other.close();
+    const before = statSync(db).size;
+    const r = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/not a sensor database|sensor/i);
+    expect(statSync(db).size).toBe(before);
+    copyFileSync(db, path.join(dir, 'copy.db'));
+  });
+});

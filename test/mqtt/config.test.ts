@@ -1,0 +1,69 @@
+/** The `mqtt` config section: off by default, the --mqtt-url override, defaults and clear errors. */
+import { reconnectDelay } from '../../src/mqtt/backoff.js';
+import { MQTT_DEFAULTS, resolveMqttConfig } from '../../src/mqtt/config.js';
+import { clientIdForSensor, defaultTopicPrefix, topicsFor } from '../../src/mqtt/topics.js';
+
+test('MQTT is off when no broker is configured, and an empty --mqtt-url turns it off', () => {
+  expect(resolveMqttConfig(undefined, { sensorId: 's1' })).toBeNull();
+  expect(resolveMqttConfig({}, { sensorId: 's1' })).toBeNull();
+  expect(resolveMqttConfig({ url: '' }, { sensorId: 's1' })).toBeNull();
+  expect(resolveMqttConfig({ url: 'mqtt://b:1883' }, { sensorId: 's1', urlOverride: '' })).toBeNull();
+});
+
+test('--mqtt-url overrides the file; defaults follow the sensor id', () => {
+  const c = resolveMqttConfig({ url: 'mqtt://file:1883', username: 'u' }, { sensorId: 'pi-kitchen', urlOverride: 'mqtts://cli:8883' })!;
+  expect(c).toMatchObject({
+    url: 'mqtts://cli:8883',
+    username: 'u',
+    clientId: 'ja4-pi-kitchen',
+    topicPrefix: 'sensor/pi-kitchen',
+    keepaliveS: MQTT_DEFAULTS.keepalive_seconds,
+    reconnectMinMs: 1000,
+    reconnectMaxMs: 60_000,
+    authRetryMs: 300_000,
+    maxInflight: 16,
+    outboxMaxRows: 10_000,
+    outboxMaxAgeMs: 7 * 24 * 3600 * 1000,
+    rejectUnauthorized: true,
+    homeAssistant: { enabled: false, discoveryPrefix: 'homeassistant' },
+  });
+  expect(resolveMqttConfig({ url: 'ws://b:9001/mqtt', topic_prefix: 'home/ja4', client_id: 'mine' }, { sensorId: 'x' }))
+    .toMatchObject({ url: 'ws://b:9001/mqtt', topicPrefix: 'home/ja4', clientId: 'mine' });
+});
+
+test('invalid sections fail with a message naming the key', () => {
+  const bad = (section: object, re: RegExp) => expect(() => resolveMqttConfig(section, { sensorId: 's' })).toThrow(re);
+  bad({ url: 'http://broker' }, /^config mqtt\.url: 'http:\/\/broker' must be mqtt:\/\/, mqtts:\/\/, ws:\/\/ or wss:\/\/ followed by host\[:port\]$/);
+  bad({ url: 'mqtt://b', port: 1883 }, /^config mqtt: must NOT have additional properties$/);
+  bad({ url: 'mqtt://b', topic_prefix: 'sensor/+/x' }, /^config mqtt\.topic_prefix: 'sensor\/\+\/x' must not contain/);
+  bad({ url: 'mqtt://b', topic_prefix: 'sensor/' }, /^config mqtt\.topic_prefix: /);
+  bad({ url: 'mqtt://b', cert: '/c.pem' }, /^config mqtt: must have property key when property cert is present$/);
+  bad({ url: 'mqtt://b', password: 'p', password_file: '/f' }, /^config mqtt: set either password or password_file, not both$/);
+  bad({ url: 'mqtt://b', reconnect: { min_seconds: 10, max_seconds: 5 } }, /^config mqtt\.reconnect: max_seconds must be at least min_seconds$/);
+  bad({ url: 'mqtt://b', max_inflight: 0 }, /^config mqtt\.max_inflight: must be >= 1$/);
+});
+
+test('topics and client ids are safe whatever the sensor id', () => {
+  expect(topicsFor('sensor/a')).toEqual({ alerts: 'sensor/a/alerts', status: 'sensor/a/status', health: 'sensor/a/health', stats: 'sensor/a/stats' });
+  expect(defaultTopicPrefix('lab/#1+x')).toBe('sensor/lab__1_x');
+  expect(clientIdForSensor('pi-01')).toBe('ja4-pi-01');
+  const long = clientIdForSensor('a-very-long-sensor-name.example.org');
+  expect(long).toMatch(/^ja4-averylongs-[0-9a-f]{8}$/);
+  expect(long.length).toBeLessThanOrEqual(23);
+  expect(clientIdForSensor('a-very-long-sensor-name.example.org')).toBe(long); // stable
+  expect(clientIdForSensor('a-very-long-sensor-name.example.net')).not.toBe(long);
+});
+
+test('reconnect delays grow exponentially with jitter and stay under the cap', () => {
+  const opts = { minMs: 1000, maxMs: 60_000 };
+  expect(reconnectDelay(0, opts, () => 0)).toBe(500);
+  expect(reconnectDelay(0, opts, () => 1)).toBe(1000);
+  expect(reconnectDelay(3, opts, () => 1)).toBe(8000);
+  expect(reconnectDelay(3, opts, () => 0)).toBe(4000);
+  expect(reconnectDelay(10, opts, () => 1)).toBe(60_000);
+  expect(reconnectDelay(1000, opts, () => 0.5)).toBe(45_000);
+  const draws = Array.from({ length: 200 }, () => reconnectDelay(6, opts));
+  expect(new Set(draws).size).toBeGreaterThan(50); // jitter: a fleet does not reconnect in lockstep
+  expect(Math.min(...draws)).toBeGreaterThanOrEqual(30_000);
+  expect(Math.max(...draws)).toBeLessThanOrEqual(60_000);
+});
