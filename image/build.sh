@@ -105,7 +105,9 @@ systemctl enable --quiet sensord.service sensor-capture.socket sensor-firstboot.
   systemd-timesyncd.service ssh.service
 # No Wi-Fi manager on D-Bus (wlan0 uses wpa_supplicant@wlan0 when configured); no daily apt/dpkg
 # jobs: an appliance is updated by flashing a new image, and they would write to flash every day.
-systemctl mask --quiet wpa_supplicant.service apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer
+# systemd-firstboot would stop the first boot at a console prompt; sensor-firstboot does our part.
+systemctl mask --quiet systemd-firstboot.service wpa_supplicant.service apt-daily.timer \
+  apt-daily-upgrade.timer dpkg-db-backup.timer
 # No default password anywhere: root is locked; access is by SSH key from the boot partition.
 passwd -q -l root
 # Regenerate cmdline.txt/config.txt with ROOTPART=LABEL=RASPIROOT and the consoles we set.
