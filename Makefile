@@ -34,3 +34,12 @@ conformance: build
 
 clean:
 	rm -rf dist coverage
+
+# The flashable Raspberry Pi image (root; the Debian bootstrap is cached in /var/cache/ja4-sensor-image).
+image: build
+	bash image/build.sh
+
+# Boots the image under qemu-system-aarch64 and checks it end to end (builds the image if missing).
+image-test: build
+	@test -f "dist/sensor-$$(node -p 'require("./package.json").version')-arm64.img.xz" || $(MAKE) image
+	bash image/test.sh
