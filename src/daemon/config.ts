@@ -51,6 +51,8 @@ export interface SensorConfig {
     interval_hours: number;
   };
   control_socket: string | null;
+  /** A USB stick with a sensor-export/ folder gets a fresh backup (the only time it is mounted rw). */
+  usb_export: boolean;
   mqtt: MqttConfigSection;
   health: {
     interval_seconds: number;
@@ -79,6 +81,7 @@ export const DEFAULT_CONFIG: SensorConfig = {
   alerts: { max_rows: 100000, max_days: 90 },
   snapshots: { keep: 3, interval_hours: 24 },
   control_socket: null,
+  usb_export: false,
   mqtt: {},
   health: { interval_seconds: 60 },
 };
@@ -136,6 +139,7 @@ const schema = {
       properties: { keep: { type: 'integer', minimum: 0 }, interval_hours: positiveNumber },
     },
     control_socket: { type: ['string', 'null'], minLength: 1 },
+    usb_export: { type: 'boolean' },
     mqtt: mqttConfigSchema,
     health: healthConfigSchema,
   },
