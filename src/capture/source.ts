@@ -63,6 +63,11 @@ export class CaptureRun {
     return this.reader.bytesRead;
   }
 
+  /** Bytes have arrived that the reader has not taken yet (false while it waits for input). */
+  get inputPending(): boolean {
+    return (this.stream?.readableLength ?? 0) > 0;
+  }
+
   stop(): void {
     this.stopRequested = true;
     if (this.child && this.child.exitCode === null) this.child.kill('SIGTERM');

@@ -3,14 +3,16 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import type { CaptureSpec } from '../capture/source.js';
+import { describeCapture, type CaptureSpec } from '../capture/source.js';
 import { parseMethods } from '../cli/commands/fingerprint.js';
 import type { LogLevel } from '../storage/db.js';
 import { ConfigError, loadConfig, resolveDbPath, type SensorConfig } from './config.js';
 import { ControlServer, controlSocketPath } from './control-server.js';
 import { EXIT_CONFIG, SensorDaemon } from './daemon.js';
 import { createLogger } from './logger.js';
+import { notifyReady, notifyStopping } from './sd-notify.js';
 import { printSummary } from './summary.js';
+import { PipelineWatchdog } from './watchdog.js';
 
 /** yargs takes a lone `-` for a positional; `--read -` (standard input) must stay the option's value. */
 function keepStdinDash(args: string[]): string[] {
@@ -108,6 +110,7 @@ if (keyLogPath) {
 const dbPath = resolveDbPath(argv.db, config);
 // Control socket for sensorctl (seed/import into the live profiles, status, alerts --follow).
 let control: ControlServer | null = null;
+let watchdog: PipelineWatchdog | null = null;
 const daemon = new SensorDaemon({
   config,
   capture,
@@ -118,16 +121,27 @@ const daemon = new SensorDaemon({
   onReady: (d) => {
     control = new ControlServer(d, { path: controlSocketPath(config, dbPath), log });
     void control.start();
+    // Under systemd (Type=notify): ready once the profiles are loaded and the capture runs.
+    const run = d.run!;
+    void notifyReady(`${d.profiler?.rowCount ?? 0} profile rows loaded; capturing from ${describeCapture(capture)}`);
+    watchdog = new PipelineWatchdog(() => run.capture, (checks) => {
+      log('error', 'capture stalled: input is waiting but none was read since the last check; not feeding the watchdog', { checks });
+    });
+    if (watchdog.start()) log('info', 'systemd watchdog armed');
   },
   onAlert: (alert) => control?.publishAlert(alert),
 });
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => daemon.stop(signal));
+  process.on(signal, () => {
+    if (!daemon.isStopping) void notifyStopping('final flush');
+    daemon.stop(signal);
+  });
 }
 // stdout closed by a reader (`sensord ... | head`) is not a reason to lose the final flush.
 process.stdout.on('error', () => {});
 
 const { exitCode, summary } = await daemon.start();
+(watchdog as PipelineWatchdog | null)?.stop();
 await (control as ControlServer | null)?.close();
 if (argv.summary && summary) printSummary(summary, process.stderr);
 process.exitCode = exitCode;

@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { collect, requireBuild, SENSORD, startNode } from '../helpers/subprocess.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -101,5 +102,66 @@ describeIf('sd-notify with a notify socket', () => {
     const results = await Promise.all([sd.notifyWatchdog(), sd.notifyWatchdog(), sd.notifyWatchdog()]);
     expect(results).toEqual([true, false, false]);
     await expect(sd.notifyWatchdog()).resolves.toBe(true);
+  });
+});
+
+describeIf('sensord under a notify socket', () => {
+  let dir: string;
+  let receiver: ChildProcess;
+  let lines: string[];
+  let sock: string;
+
+  beforeAll(async () => {
+    requireBuild();
+    dir = mkdtempSync(join(tmpdir(), 'sdnotify-sensord-'));
+    sock = join(dir, 'notify');
+    lines = [];
+    receiver = spawn('python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    receiver.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop()!;
+      lines.push(...parts);
+    });
+    for (let i = 0; i < 100 && !(lines.includes('LISTENING') && existsSync(sock)); i++) await new Promise((r) => setTimeout(r, 50));
+  });
+
+  afterAll(() => {
+    receiver?.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const until = async (cond: () => boolean, ms: number) => {
+    for (let t = 0; t < ms && !cond(); t += 50) await new Promise((r) => setTimeout(r, 50));
+  };
+
+  it('says READY once profiles are loaded, feeds the watchdog while it waits for packets, STOPPING at SIGTERM', async () => {
+    lines = [];
+    const child = startNode(SENSORD, ['--read', '-', '--db', join(dir, 'a.db'), '--quiet'], { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '400000' });
+    const done = collect(child, 60_000);
+    await until(() => lines.filter((l) => l === 'WATCHDOG=1').length >= 4, 20_000);
+    const ready = lines.indexOf('READY=1');
+    expect(ready).toBeGreaterThanOrEqual(0);
+    expect(lines[ready + 1]).toMatch(/^STATUS=0 profile rows loaded; capturing from standard input$/);
+    // Fed every 200 ms (half of WATCHDOG_USEC) while stdin is open and quiet: idle, not stuck.
+    expect(lines.filter((l) => l === 'WATCHDOG=1').length).toBeGreaterThanOrEqual(4);
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code).toBe(0);
+    expect(lines).toContain('STOPPING=1');
+    expect(r.stderr).toMatch(/systemd watchdog armed/);
+  });
+
+  it('never feeds a watchdog meant for another process', async () => {
+    lines = [];
+    const child = startNode(SENSORD, ['--read', '-', '--db', join(dir, 'b.db'), '--quiet'], { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '400000', WATCHDOG_PID: '1' });
+    const done = collect(child, 60_000);
+    await until(() => lines.includes('READY=1'), 20_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    child.kill('SIGTERM');
+    await done;
+    expect(lines).toContain('READY=1');
+    expect(lines).not.toContain('WATCHDOG=1');
   });
 });
