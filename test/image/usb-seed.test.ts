@@ -221,6 +221,47 @@ describeIf('usb-seed', () => {
     expect(sh('sha256sum', [s.parts[0]])).toBe(before); // read-only, noload: not even a journal replay
   });
 
+  (hasSeed ? it : it.skip)('hands the merge to a running sensord, so its next flush keeps the seeded counts', async () => {
+    const { src, tree } = backupTree('live');
+    const s = stick('live', [16]);
+    ext4From(s.parts[0], tree);
+    const dbDir = mkdtempSync(join(dir, 'live-db-'));
+    const db = join(dbDir, 'sensor.db');
+    // The daemon reads an open, quiet pipe: it runs until we close it, as a sensor on a quiet link.
+    const daemon = spawn('node', [SENSORD, '--read', '-', '--db', db, '--quiet', '--flush-interval', '0.2'], {
+      env: { ...process.env, SENSOR_CONFIG: join(dir, 'defaults.yaml') }, stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let log = '';
+    daemon.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+    const exited = new Promise<number | null>((r) => daemon.on('exit', r));
+    try {
+      for (let i = 0; i < 200 && !/control socket listening/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(log).toMatch(/control socket listening/);
+      // usb-seed runs with a RUNTIME_DIRECTORY of its own, as under systemd (where the sensor user
+      // cannot read it: the image boot test covers that), and sensorctl still finds the daemon.
+      const runtime = mkdtempSync(join(dir, 'run-'));
+      const r = await new Promise<{ out: string; code: number | null }>((resolve) => {
+        const child = spawn(SCRIPT, [s.dev], {
+          env: {
+            ...process.env, RUNTIME_DIRECTORY: runtime, SENSOR_DB: db, SENSOR_USER: '',
+            SENSOR_CONFIG: join(dir, 'defaults.yaml'), SENSORCTL: `node ${SENSORCTL}`, SENSOR_LEDS: join(dir, 'no-leds'),
+          },
+        });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+        child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+        child.on('exit', (code) => resolve({ out, code }));
+      });
+      expect(r.out).toMatch(/seeded from new\.db .*"mode":"live"/);
+      expect(r.code).toBe(0);
+      await new Promise((res) => setTimeout(res, 1000)); // several flushes of the daemon
+    } finally {
+      daemon.stdin!.end();
+      await exited;
+    }
+    expect(sh('node', [SENSORCTL, 'export-profiles', '--db', db])).toBe(sh('node', [SENSORCTL, 'export-profiles', '--db', src]));
+  });
+
   (hasSeed && hasVfat ? it : it.skip)('seeds every backup on a FAT stick, newest first, from private copies', () => {
     const { src, tree } = backupTree('fat');
     const s = stick('fat', [16]);
