@@ -27,6 +27,23 @@ while True:
         if line and not line.startswith("BARRIER="): print(line, flush=True)
 `;
 
+/** A systemd-like notify socket in `dir`; `lines` fills with what is sent to it. */
+async function startReceiver(dir: string): Promise<{ sock: string; receiver: ChildProcess; lines: string[] }> {
+  const sock = join(dir, 'notify');
+  const lines: string[] = [];
+  const receiver = spawn('python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  receiver.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    lines.push(...parts);
+  });
+  for (let i = 0; i < 100 && !(lines.includes('LISTENING') && existsSync(sock)); i++) await new Promise((r) => setTimeout(r, 50));
+  lines.length = 0;
+  return { sock, receiver, lines };
+}
+
 const describeIf = canRun ? describe : describe.skip;
 if (!canRun) console.warn('sd-notify tests skipped: python3 or systemd-notify not installed');
 
@@ -67,17 +84,10 @@ describeIf('sd-notify with a notify socket', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sdnotify-'));
-    const sock = join(dir, 'notify');
-    receiver = spawn('python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
-    receiver.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const parts = buf.split('\n');
-      buf = parts.pop()!;
-      lines.push(...parts);
-    });
-    for (let i = 0; i < 100 && !(lines.includes('LISTENING') && existsSync(sock)); i++) await new Promise((r) => setTimeout(r, 50));
-    process.env.NOTIFY_SOCKET = sock;
+    const r = await startReceiver(dir);
+    receiver = r.receiver;
+    lines = r.lines;
+    process.env.NOTIFY_SOCKET = r.sock;
   });
 
   afterAll(() => {
@@ -86,7 +96,7 @@ describeIf('sd-notify with a notify socket', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  beforeEach(() => { lines = []; });
+  beforeEach(() => { lines.length = 0; });
 
   it('sends READY with status, WATCHDOG and STOPPING, each acknowledged by the barrier', async () => {
     const sd = await import('../../src/daemon/sd-notify.js');
@@ -114,17 +124,7 @@ describeIf('sensord under a notify socket', () => {
   beforeAll(async () => {
     requireBuild();
     dir = mkdtempSync(join(tmpdir(), 'sdnotify-sensord-'));
-    sock = join(dir, 'notify');
-    lines = [];
-    receiver = spawn('python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
-    receiver.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const parts = buf.split('\n');
-      buf = parts.pop()!;
-      lines.push(...parts);
-    });
-    for (let i = 0; i < 100 && !(lines.includes('LISTENING') && existsSync(sock)); i++) await new Promise((r) => setTimeout(r, 50));
+    ({ sock, receiver, lines } = await startReceiver(dir));
   });
 
   afterAll(() => {
@@ -137,7 +137,7 @@ describeIf('sensord under a notify socket', () => {
   };
 
   it('says READY once profiles are loaded, feeds the watchdog while it waits for packets, STOPPING at SIGTERM', async () => {
-    lines = [];
+    lines.length = 0;
     const child = startNode(SENSORD, ['--read', '-', '--db', join(dir, 'a.db'), '--quiet'], { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '400000' });
     const done = collect(child, 60_000);
     await until(() => lines.filter((l) => l === 'WATCHDOG=1').length >= 4, 20_000);
@@ -154,7 +154,7 @@ describeIf('sensord under a notify socket', () => {
   });
 
   it('never feeds a watchdog meant for another process', async () => {
-    lines = [];
+    lines.length = 0;
     const child = startNode(SENSORD, ['--read', '-', '--db', join(dir, 'b.db'), '--quiet'], { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '400000', WATCHDOG_PID: '1' });
     const done = collect(child, 60_000);
     await until(() => lines.includes('READY=1'), 20_000);
