@@ -351,7 +351,8 @@ export class Persister {
       dayProcWriteBytes: this.dayProcWriteBytes,
       intervalMs: this.intervalMs,
     };
-    if (!alertsOnly) this.adjustInterval(at, wal.bytes);
+    // At shutdown there is no next interval to plan (and no stretch to log).
+    if (!alertsOnly && reason !== 'stop') this.adjustInterval(at, wal.bytes);
     report.intervalMs = this.intervalMs;
     if (compacted > 0) this.log('info', `folded ${compacted} journal rows into the profile table`);
     return this.finish(report);
@@ -471,7 +472,9 @@ export class Persister {
     this.dayBytes += bytes;
     this.totalBytes += bytes;
     if (this.dayProcWriteBytes !== null && procBytes !== null) this.dayProcWriteBytes += procBytes;
-    const elapsed = Math.max(1, at - this.lastFlushAt);
+    // Measured over at least one base interval: an early flush (a seed, the shutdown of a short
+    // run) would otherwise extrapolate a few KB over a fraction of a second to GB per day.
+    const elapsed = Math.max(this.baseIntervalMs, at - this.lastFlushAt);
     const rate = bytes / elapsed;
     this.rateEma = this.rateEma < 0 ? rate : 0.7 * this.rateEma + 0.3 * rate;
     this.lastFlushAt = at;

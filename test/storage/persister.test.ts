@@ -209,6 +209,23 @@ describe('wear-aware flush', () => {
     expect(a.persister.stop()).toMatchObject({ ok: true, rows: 1 });
     a.store.close();
   });
+
+  test('a flush soon after start (a seed, the end of a short capture) is not extrapolated into a stretched interval', () => {
+    const dbPath = path.join(dir, 'sensor.db');
+    const { log, lines } = collectingLogger();
+    let t = Date.parse('2024-05-01T12:00:00Z');
+    // 64 MB/day over 30 s intervals allows ~22 KB per flush; these flushes write more than that
+    // each, but 0.1 s after the previous one: as a rate per second they would project to GB/day.
+    const a = fresh(dbPath, { flushIntervalMs: 30_000, writeBudgetMbPerDay: 64, log, now: () => t });
+    for (let i = 0; i < 50; i++) a.profiler.observe(`ja4>ja4t:early-${i}`, 'c', t);
+    t += 100;
+    expect(a.persister.flushNow('manual')).toMatchObject({ ok: true, rows: 50, intervalMs: 30_000 });
+    for (let i = 0; i < 50; i++) a.profiler.observe(`ja4>ja4t:late-${i}`, 'c', t);
+    t += 100;
+    expect(a.persister.stop()).toMatchObject({ ok: true, rows: 50 });
+    expect(lines.filter((l) => l.message.includes('write budget'))).toEqual([]);
+    a.store.close();
+  });
 });
 
 describe('journal compaction', () => {
