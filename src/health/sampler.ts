@@ -180,6 +180,8 @@ export class HealthSampler extends EventEmitter {
     this.sampling = true;
     try {
       const s = await this.sample();
+      // Stopped while sampling: the daemon is shutting down and has announced `offline` by now.
+      if (!this.timer) return;
       this.onSample?.(s);
       this.emit('sample', s);
     } finally {

@@ -167,7 +167,7 @@ export class MqttPublisher extends EventEmitter {
   /** Publishes a health sample, retained; the latest one is re-published after a reconnect. */
   publishHealth(sample: object): void {
     this.lastHealth = JSON.stringify({ sensor_id: this.sensorId, ...sample });
-    if (this.state === 'online') this.client!.publish(this.topics.health, this.lastHealth, { qos: 0, retain: true });
+    if (this.state === 'online' && !this.stopping) this.client!.publish(this.topics.health, this.lastHealth, { qos: 0, retain: true });
   }
 
   /** Publishes per-interval statistics plus the publisher's own (outbox, drops); dropped while offline. */

@@ -108,3 +108,12 @@ test('start() samples at once and then every interval, measuring event-loop lag;
   await new Promise((r) => setTimeout(r, 300));
   expect(samples).toHaveLength(n);
 });
+
+test('a sample still in flight when stop() is called is not emitted (shutdown has announced offline by then)', async () => {
+  const samples: HealthSample[] = [];
+  const s = new HealthSampler({ dataPath: dir, intervalMs: 60_000, thermalPath: null, throttle: noPi, onSample: (x) => samples.push(x) });
+  s.start(); // the first sample starts at once and awaits its probes
+  s.stop();
+  await new Promise((r) => setTimeout(r, 300));
+  expect(samples).toHaveLength(0);
+});
