@@ -699,7 +699,8 @@ export interface ScanResult {
   fileDigest: string;
   sensorId: string | null;
   rows: number;
-  anchors: number;
+  /** null when the source was recognised by its bytes alone and not read (the ledger keeps rows only). */
+  anchors: number | null;
   /** Rows with count 0 (valid, but a merge adds nothing for them). */
   zeroRows: number;
 }
@@ -913,7 +914,7 @@ class AlreadyApplied extends Error {
 function knownFile(source: ProfileSource, entry: LedgerEntry): ApplyResult {
   return {
     outcome: 'already', stats: emptyStats(), appliedAt: entry.applied_at,
-    scan: { digest: source.fileDigest, fileDigest: source.fileDigest, sensorId: source.sensorId, rows: entry.rows, anchors: 0, zeroRows: 0 },
+    scan: { digest: source.fileDigest, fileDigest: source.fileDigest, sensorId: source.sensorId, rows: entry.rows, anchors: null, zeroRows: 0 },
   };
 }
 

@@ -37,6 +37,8 @@ describe('seed round trip and ledger', () => {
     expect(r2.code).toBe(3);
     expect(r2.stdout).toMatch(/^nothing to do: .* was already applied .*--force applies it again/);
     expect(exportRows(dest)).toEqual(SOURCE_ROWS);
+    // Recognised by its bytes, the source is not read again: its anchor count is unknown, not 0.
+    expect(json(cli(['seed', src, '--db', dest, '--json']))).toMatchObject({ outcome: 'already', source_rows: 3, source_anchors: null });
 
     // Another file with the same profiles (a copy) is recognised by content.
     const copy = path.join(dir, 'copy.db');
