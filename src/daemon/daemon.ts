@@ -103,9 +103,11 @@ export class SensorDaemon {
       maxCompanionsPerAnchor: config.caps.max_companions_per_anchor,
     });
     this.profiler = profiler;
-    const t0 = Date.now();
     const loaded = loadProfiles(store.db, profiler);
-    log('info', 'profiles loaded', { db: store.path, sensor_id: store.sensorId, rows: profiler.rowCount, anchors: profiler.anchorCount, ms: Date.now() - t0, ...loadedFields(loaded) });
+    log('info', 'profiles loaded', {
+      db: store.path, sensor_id: store.sensorId, rows: profiler.rowCount, anchors: profiler.anchorCount,
+      base_rows: loaded.baseRows, journal_rows: loaded.journalRows, ms: Math.round(loaded.ms),
+    });
     this.persister = new Persister(store, profiler, {
       flushIntervalMs: config.flush_interval * 1000,
       maxIntervalMs: config.max_flush_interval * 1000,
@@ -314,6 +316,3 @@ export class SensorDaemon {
   }
 }
 
-function loadedFields(report: unknown): Record<string, unknown> {
-  return typeof report === 'object' && report !== null ? { ...(report as Record<string, unknown>) } : {};
-}
