@@ -144,9 +144,13 @@ function connectOnce(file: string, timeoutMs: number): Promise<net.Socket | null
   });
 }
 
-/** Connects to the running daemon, or returns null when none runs. */
+/**
+ * Connects to the running daemon, or returns null when none runs. The kernel completes a unix-socket
+ * connect from the listen backlog even while the daemon is busy, so the timeout only has to outlast
+ * a starved client (a loaded Pi, an emulated CPU), where 3 s was seen to be too short.
+ */
 export async function connectDaemon(
-  config: Pick<SensorConfig, 'control_socket'>, dbPath: string, explicitSocket?: string, timeoutMs = 3000,
+  config: Pick<SensorConfig, 'control_socket'>, dbPath: string, explicitSocket?: string, timeoutMs = 10_000,
 ): Promise<ControlClient | null> {
   const candidates = explicitSocket ? [explicitSocket] : controlSocketCandidates(config, dbPath, socketHint(dbPath));
   for (const file of candidates) {
