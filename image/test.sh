@@ -7,6 +7,9 @@
 #   - a shared capture replayed through `sensord --read` changes the profiles;
 #   - a USB stick image holding a backup DB, hot-plugged through QEMU's monitor, is seeded within
 #     60 s and `sensorctl export-profiles` then shows the backup's profiles;
+#   - a stick with a big backup pulled out as soon as it is mounted leaves the profiles either
+#     untouched (refused mid-copy) or seeded whole (from the private copy), never half-merged;
+#   - the watchdog: a frozen sensord (SIGSTOP) is restarted by systemd, a healthy one is not;
 #   - a clean poweroff flushes: the database read offline from the powered-off disk holds what the
 #     live daemon profiled (our SSH connections seen on eth0) after its last periodic flush.
 # Serial console: image/work/test/serial.log. Needs: make image, root, ../shared/conformance.
@@ -56,6 +59,12 @@ cat > "$work/sensor.yaml" <<'EOF'
 interface: eth0
 db_path: /var/lib/sensor/sensor.db
 flush_interval: 3600
+pairs:   # the defaults, plus one our SSH connections (no TLS) feed: client address -> TCP stack
+  - { anchor: ja4, companion: ja4t }
+  - { anchor: ja4, companion: ja4h }
+  - { anchor: client_ip, companion: ja4 }
+  - { anchor: server, companion: ja4s }
+  - { anchor: client_ip, companion: ja4t }
 EOF
 mcopy -i "$fat" "$work/id.pub" ::/authorized_keys
 mcopy -i "$fat" "$work/sensor.yaml" ::/sensor.yaml
@@ -72,6 +81,28 @@ mcopy -i "$work/stick-fs.img" -s "$work/stick/sensor-backup" ::/
 truncate -s 32M "$work/stick.img"
 echo 'start=1MiB, type=c' | sfdisk --quiet "$work/stick.img"
 dd if="$work/stick-fs.img" of="$work/stick.img" bs=1M seek=1 conv=notrunc status=none
+
+# A second stick whose backup is big enough (600k rows, ~50 MiB) to be pulled out while it is copied.
+step "big backup for the pull-out stick"
+node -e '
+  const fs = require("fs"); const out = fs.openSync(process.argv[1], "w"); let s = "";
+  for (let i = 0; i < 600000; i++) {
+    s += JSON.stringify({ anchor_key: "client_ip>ja4:10.99." + String(i).padStart(6, "0"),
+      companion_key: "t13d1516h2_8daaf6152771_" + (i % 997).toString(16).padStart(12, "0"),
+      count: 3, total_seen: 3, last_updated: 1796000000000 }) + "\n";
+    if (s.length > 1 << 20) { fs.writeSync(out, s); s = ""; }
+  }
+  fs.writeSync(out, s);' "$work/big.jsonl"
+node dist/cli/sensorctl.js import-profiles "$work/big.jsonl" --db "$work/big-src.db" >/dev/null
+mkdir -p "$work/bigstick/sensor-backup"
+node dist/cli/sensorctl.js backup "$work/bigstick/sensor-backup/big.db" --db "$work/big-src.db" >/dev/null
+rm -f "$work/big.jsonl"
+mkfs.vfat -C -n BIGSTICK "$work/bigstick-fs.img" $(( 127 * 1024 )) >/dev/null
+mcopy -i "$work/bigstick-fs.img" -s "$work/bigstick/sensor-backup" ::/
+truncate -s 128M "$work/bigstick.img"
+echo 'start=1MiB, type=c' | sfdisk --quiet "$work/bigstick.img"
+dd if="$work/bigstick-fs.img" of="$work/bigstick.img" bs=1M seek=1 conv=notrunc status=none
+rm -rf "$work/bigstick" "$work/bigstick-fs.img" "$work/big-src.db"*
 
 # --- boot ------------------------------------------------------------------------------------------
 port=$(( 20000 + RANDOM % 20000 ))
@@ -120,7 +151,9 @@ step "data partition grown to ${data_mb} MiB"
 
 wait_for 300 "sensord active" guest 'systemctl is-active --quiet sensord'
 step "sensord active $(( $(date +%s) - boot_start )) s after start"
-guest 'systemctl is-active --quiet "sensor-capture@*.service"' || die "no capture helper running (sensor-capture@.service)"
+# READY comes once the profiles are loaded; the capture helper is asked for right after, and its
+# client is one more node start-up (6-11 s on the emulated CPU).
+wait_for 120 "the capture helper (sensor-capture@.service)" guest 'systemctl is-active --quiet "sensor-capture@*.service"'
 guest 'sensorctl status' > "$work/status.txt" || die "sensorctl status failed: $(cat "$work/status.txt")"
 sed 's/^/  status: /' "$work/status.txt" >&2
 
@@ -157,10 +190,62 @@ node image/profiles-contain.mjs "$work/profiles-2.jsonl" "$work/stick-profiles.j
   || die "export-profiles does not show the backup's profiles"
 monitor "device_del usbstick"
 
+# --- a stick pulled out mid-seed: the sensor's data is either untouched or fully seeded -----------------
+step "hot-plug a stick with a big backup and pull it out as soon as it is mounted"
+sleep 5   # let the guest finish removing the first stick
+big_rows() { guest "sensorctl export-profiles --anchor 'client_ip>ja4:10.99.' | wc -l"; }
+[ "$(big_rows)" = 0 ] || die "the big backup's anchors are there before its stick is plugged in"
+serial_mark=$(wc -l < "$work/serial.log")
+monitor "drive_add 0 if=none,id=bigdisk,file=$work/bigstick.img,format=raw"
+monitor "device_add usb-storage,bus=xhci.0,drive=bigdisk,id=bigstick,removable=on"
+mounted() { tail -n +"$serial_mark" "$work/serial.log" | grep -aq 'usb-seed: mounted'; }
+end=$(( $(date +%s) + 90 ))
+until mounted; do [ "$(date +%s)" -lt "$end" ] || die "the big stick was not mounted within 90 s"; sleep 0.2; done
+monitor "device_del bigstick"
+wait_for 300 "USB seed result for the pulled stick" seeded
+tail -n +"$serial_mark" "$work/serial.log" | grep -a 'usb-seed' | tr -d '\r' > "$work/usb-pull-serial.txt"
+sed 's/^/  serial: /' "$work/usb-pull-serial.txt" >&2
+after_rows="$(big_rows)"
+if grep -q 'usb-seed: failed' "$work/usb-pull-serial.txt"; then
+  grep -q 'sensor data untouched' "$work/usb-pull-serial.txt" || die "the pulled stick failed without saying the data is untouched"
+  [ "$after_rows" = 0 ] || die "the pulled stick was refused, yet $after_rows of its rows are in the profiles"
+  step "pulled out mid-copy: refused, profiles untouched"
+else
+  grep -q 'usb-seed: seeded' "$work/usb-pull-serial.txt" || die "no result for the pulled stick"
+  [ "$after_rows" = 600000 ] || die "the pulled stick seeded only part of its backup ($after_rows of 600000 rows)"
+  step "pulled out after the copy: seeded whole from the private copy (600000 rows)"
+fi
+
+# --- the watchdog: a stuck sensord is restarted ----------------------------------------------------------
+step "watchdog: freeze sensord (SIGSTOP) under a 20 s WatchdogSec"
+guest 'mkdir -p /run/systemd/system/sensord.service.d &&
+  printf "[Service]\nWatchdogSec=20s\nTimeoutAbortSec=10s\n" > /run/systemd/system/sensord.service.d/50-test-watchdog.conf &&
+  systemctl daemon-reload && systemctl restart sensord' || die "cannot restart sensord with a short watchdog"
+wait_for 300 "sensord active with the short watchdog" guest 'systemctl is-active --quiet sensord'
+sleep 30   # longer than WatchdogSec: a live daemon keeps feeding it
+[ "$(guest 'systemctl show -p NRestarts --value sensord')" = 0 ] || die "sensord was restarted while healthy (watchdog not fed)"
+guest 'kill -STOP "$(systemctl show -p MainPID --value sensord)"'
+restarted() { [ "$(guest 'systemctl show -p NRestarts --value sensord')" -ge 1 ]; }
+wait_for 120 "systemd to restart the frozen sensord" restarted
+guest 'journalctl -u sensord -o cat --no-pager | grep -i "watchdog timeout"' | sed 's/^/  journal: /' >&2 \
+  || die "sensord was restarted, but not by the watchdog"
+guest 'rm -f /run/systemd/system/sensord.service.d/50-test-watchdog.conf && systemctl daemon-reload'
+wait_for 300 "sensord active again after the watchdog restart" guest 'systemctl is-active --quiet sensord'
+wait_for 120 "the capture helper after the watchdog restart" guest 'systemctl is-active --quiet "sensor-capture@*.service"'
+step "watchdog restarted the frozen sensord"
+
 # --- clean poweroff flushes --------------------------------------------------------------------------
 step "poweroff"
-for i in 1 2 3 4 5; do guest true; done   # new connections on eth0 for the live daemon to profile
-guest 'sensorctl export-profiles' > "$work/profiles-3.jsonl"
+# New connections on eth0 for the live daemon to profile (each guest call is one), until it has
+# fingerprinted some: its capture restarted with it after the watchdog step.
+live_fingerprints() { guest 'sensorctl status --json' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).daemon.fingerprints??0))'; }
+fp0="$(live_fingerprints)"
+fingerprinted() { for i in 1 2 3; do guest true; done; [ "$(live_fingerprints)" -gt "$fp0" ]; }
+wait_for 120 "the live sensord to fingerprint our SSH connections" fingerprinted
+# As of the last flush (--no-flush: no flush through the control socket): the final flush at
+# poweroff must add what the daemon profiled since.
+guest 'sensorctl export-profiles --no-flush' > "$work/profiles-3.jsonl"
+serial_mark=$(wc -l < "$work/serial.log")   # the watchdog step above failed sensord on purpose
 guest 'systemctl poweroff' || true
 end=$(( $(date +%s) + 180 ))
 while kill -0 "$qemu_pid" 2>/dev/null; do
@@ -169,7 +254,7 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 done
 qemu_pid=""
 grep -aq 'reboot: Power down' "$work/serial.log" || die "the guest did not power down cleanly"
-grep -a 'sensord' "$work/serial.log" | grep -ai 'fail' && die "sensord failed during shutdown (serial log)"
+tail -n +"$serial_mark" "$work/serial.log" | grep -a 'sensord' | grep -ai 'fail' && die "sensord failed during shutdown (serial log)"
 step "read the database from the powered-off disk"
 read -r data_start data_sectors < <(sfdisk -J "$work/disk.img" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const p=JSON.parse(s).partitiontable.partitions[2];console.log(p.start,p.size)})')
 dd if="$work/disk.img" of="$work/data.img" bs=512 skip="$data_start" count="$data_sectors" conv=sparse status=none
