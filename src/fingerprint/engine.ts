@@ -109,10 +109,10 @@ export class FingerprintEngine {
     pkt.frame = frame.frame;
     pkt.tsUs = frame.tsUs;
     this.lastTsUs = frame.tsUs;
-    if (!this.decoder.decode(frame.linkType, frame.data, pkt, frame.tsUs)) return;
+    if (!this.decoder.decode(frame.linkType, frame.data, pkt)) return;
     if (pkt.proto !== PROTO_TCP && pkt.proto !== PROTO_UDP) return;
     this.stats.decoded++;
-    this.flows.sweep(pkt.tsUs);
+    this.flows.sweepIfDue(pkt);
     const flow = this.flows.lookup(pkt);
     const fromClient = this.flows.fromClient;
     const pa = this.packetAnalyzers;
