@@ -15,6 +15,13 @@ export function hash12(s: string): string {
   return sha256Hex(s).slice(0, 12);
 }
 
+/** hash12 of the latin1 string of buf[start, end), without making the string. */
+export function hash12Bytes(buf: Buffer, start: number, end: number): string {
+  if (end <= start) return '000000000000';
+  const bytes = buf.subarray(start, end);
+  return (oneShot ? oneShot('sha256', bytes, 'hex') : crypto.createHash('sha256').update(bytes).digest('hex')).slice(0, 12);
+}
+
 /** A 16-bit value as four lower-case hex digits. */
 export function hex4(v: number): string {
   return HEX4[v & 0xffff] ?? (HEX4[v & 0xffff] = v.toString(16).padStart(4, '0'));
