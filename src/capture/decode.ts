@@ -46,8 +46,12 @@ export class Decoder {
   /** Follow VXLAN/Geneve UDP encapsulation (on by default: a SPAN port often carries it). */
   decapsulateUdpTunnels = true;
 
-  /** Capture time of the frame being decoded. */
-  private tsUs = 0;
+  /**
+   * An explicit capture time given to decode() (tests), in a typed array: storing a double into an
+   * object field can allocate a box per packet, which is why the engine passes none.
+   */
+  private readonly tsArg = new Float64Array(1);
+  private hasTsArg = false;
 
   constructor(private readonly defrag = new Ipv4Defragmenter()) {}
 
@@ -56,11 +60,12 @@ export class Decoder {
   }
 
   /**
-   * `tsUs` (for fragment reassembly timeouts) defaults to pkt.tsUs: a double passed down through
-   * calls is boxed per packet, while a field of the decoder is written in place.
+   * `tsUs` (for fragment reassembly timeouts) defaults to pkt.tsUs, read only when a fragment
+   * arrives: a double passed down through every call was boxed per packet.
    */
-  decode(linkType: number, buf: Buffer, pkt: Packet, tsUs: number = pkt.tsUs): boolean {
-    this.tsUs = tsUs;
+  decode(linkType: number, buf: Buffer, pkt: Packet, tsUs?: number): boolean {
+    this.hasTsArg = tsUs !== undefined;
+    if (tsUs !== undefined) this.tsArg[0] = tsUs;
     pkt.ipVersion = 0;
     pkt.proto = 0;
     pkt.payloadLen = 0;
@@ -172,7 +177,7 @@ export class Decoder {
     if ((flagsFrag & 0x3fff) !== 0) {
       this.stats.fragments++;
       if (ipEnd - off < totalLen) return this.bad();
-      const whole = this.defrag.add(buf, off, headerLen, totalLen, this.tsUs);
+      const whole = this.defrag.add(buf, off, headerLen, totalLen, this.hasTsArg ? this.tsArg[0] : pkt.tsUs);
       if (whole === null) return false;
       buf = whole;
       off = 0;

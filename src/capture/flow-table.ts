@@ -33,7 +33,11 @@ export class Flow {
   /** Reassembled streams: [0] client → server, [1] server → client; created on demand. */
   readonly streams: [TcpStream | null, TcpStream | null] = [null, null];
   packets = 0;
-  lastTsUs: number;
+  /**
+   * Initialised here, not only in the constructor: a field declared without a value starts as
+   * undefined, V8 then keeps it untyped, and every per-packet store boxed a new HeapNumber.
+   */
+  lastTsUs = 0;
   /** Bit per analyzer slot that has finished with this flow's stream. */
   streamDoneMask = 0;
   finSeen = 0;
