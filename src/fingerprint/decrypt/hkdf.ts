@@ -14,6 +14,11 @@ export function hashLen(hash: HashName): number {
  */
 const oneShot = (crypto as { hash?: typeof crypto.hash }).hash;
 
+/** Pads and message of the HMAC being computed (synchronous, never re-entered), grown as needed. */
+let inner = Buffer.allocUnsafe(128 + 256);
+const outer256 = Buffer.allocUnsafe(64 + 32);
+const outer384 = Buffer.allocUnsafe(128 + 48);
+
 export function hmac(hash: HashName, key: Buffer, ...parts: Buffer[]): Buffer {
   if (!oneShot) {
     const h = crypto.createHmac(hash, key);
@@ -24,8 +29,8 @@ export function hmac(hash: HashName, key: Buffer, ...parts: Buffer[]): Buffer {
   if (key.length > block) key = oneShot(hash, key, 'buffer');
   let msgLen = 0;
   for (const p of parts) msgLen += p.length;
-  const inner = Buffer.allocUnsafe(block + msgLen);
-  const outer = Buffer.allocUnsafe(block + hashLen(hash));
+  if (inner.length < block + msgLen) inner = Buffer.allocUnsafe(2 * (block + msgLen));
+  const outer = hash === 'sha384' ? outer384 : outer256;
   for (let i = 0; i < block; i++) {
     const k = i < key.length ? key[i] : 0;
     inner[i] = k ^ 0x36;
@@ -33,8 +38,9 @@ export function hmac(hash: HashName, key: Buffer, ...parts: Buffer[]): Buffer {
   }
   let o = block;
   for (const p of parts) o += p.copy(inner, o);
-  oneShot(hash, inner, 'buffer').copy(outer, block);
-  return oneShot(hash, outer, 'buffer');
+  // Digests as latin1 ('binary') strings, copied: cheaper than a Buffer result per hash.
+  outer.write(oneShot(hash, inner.subarray(0, o), 'binary'), block, 'latin1');
+  return Buffer.from(oneShot(hash, outer, 'binary'), 'latin1');
 }
 
 export function hkdfExtract(hash: HashName, salt: Buffer, ikm: Buffer): Buffer {

@@ -38,15 +38,28 @@ export class QuicConnection {
   private clientScidLen = -1;
   private serverScidLen = -1;
   private readonly largest = [[-1, -1], [-1, -1], [-1, -1]];
-  private readonly crypto: OrderedStream[][];
+  /** CRYPTO streams by space * 2 + direction, made on first use (most connections use the Initial space only). */
+  private readonly crypto: (OrderedStream | null)[] = [null, null, null, null, null, null];
+  /** The CRYPTO stream the packet being walked feeds, and the one frame sink that feeds it. */
+  private cryptoTarget: OrderedStream | null = null;
+  private readonly cryptoSink: FrameSink = { crypto: (offset, b, o, l) => this.cryptoTarget?.insert(offset, b, o, l) };
   private readonly streams = new Map<number, OrderedStream>();
   private readonly keyed = new KeyedCache();
 
   constructor(private readonly events: QuicEvents, private readonly secrets: SecretsStore | null) {
     this.tls = new TlsSession(events, null);
-    this.crypto = [0, 1, 2].map(() => [SERVER, CLIENT].map((d) =>
-      new OrderedStream((b, o, l) => this.tls.pushHandshake(d === CLIENT, b, o, l))));
   }
+
+  private cryptoStream(space: number, d: number): OrderedStream {
+    const i = space * 2 + d;
+    let s = this.crypto[i];
+    if (s === null) {
+      const fromClient = d === CLIENT;
+      s = this.crypto[i] = new OrderedStream((b, o, l) => this.tls.pushHandshake(fromClient, b, o, l));
+    }
+    return s;
+  }
+
 
   /** True when nothing more can be learnt: both hellos in and no secrets to decrypt the rest. */
   get done(): boolean {
@@ -105,10 +118,10 @@ export class QuicConnection {
     const opened = openPacket(buf, p, pnOffset, end, keys, this.largest[space][d]);
     if (!opened) return null;
     if (opened.pn > this.largest[space][d]) this.largest[space][d] = opened.pn;
-    const stream = this.crypto[space][d];
-    walkFrames(opened.payload, 0, opened.payload.length, {
-      crypto: (offset, b, o, l) => stream.insert(offset, b, o, l),
-    });
+    // One sink per connection, not an object and a closure per packet; cryptoTarget says where to.
+    this.cryptoTarget = this.cryptoStream(space, d);
+    walkFrames(opened.payload, 0, opened.payload.length, this.cryptoSink);
+    this.cryptoTarget = null;
     return true;
   }
 
