@@ -3,7 +3,7 @@
  * told which side is the client, and evicted when idle, when closed, or when the table is full
  * (oldest first). The cap keeps a week of SPAN traffic, or a SYN flood, in bounded memory.
  */
-import { Packet, PROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './packet.js';
+import { formatAddress, Packet, PROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './packet.js';
 import { randomFillSync } from 'node:crypto';
 import { TcpStream } from './tcp-stream.js';
 
@@ -67,6 +67,9 @@ export class Flow {
 
 export type FlowEndHandler = (flow: Flow) => void;
 
+/** IPv4 addresses whose text form is kept (a few hundred KB at most). */
+const ADDRESS_CACHE = 4096;
+
 /** Ports that identify the server side of a flow first seen mid-connection. */
 function isServiceOrLowPort(port: number): boolean {
   return port < 1024 || port === 8080 || port === 8443 || port === 3128 || port === 1080;
@@ -92,6 +95,7 @@ export class FlowTable {
   evictedIdle = 0;
   evictedForCap = 0;
   private lastSweepUs = 0;
+  private readonly v4Names = new Map<number, string>();
 
   constructor(private readonly opts: FlowTableOptions = DEFAULT_FLOW_OPTIONS, private readonly onEnd: FlowEndHandler = () => {}) {}
 
@@ -145,8 +149,8 @@ export class FlowTable {
       if (this.count >= this.opts.maxFlows) this.evictOldest();
     }
     const srcIsClient = this.guessSrcIsClient(pkt);
-    const src = pkt.srcAddr();
-    const dst = pkt.dstAddr();
+    const src = this.address(pkt.data, pkt.srcAddrOff, pkt.addrLen);
+    const dst = this.address(pkt.data, pkt.dstAddrOff, pkt.addrLen);
     const flow = srcIsClient
       ? new Flow(key, pkt.proto === PROTO_TCP ? 'tcp' : 'udp', src, pkt.srcPort, dst, pkt.dstPort, srcIsLower, pkt.tsUs, pkt.frame)
       : new Flow(key, pkt.proto === PROTO_TCP ? 'tcp' : 'udp', dst, pkt.dstPort, src, pkt.srcPort, !srcIsLower, pkt.tsUs, pkt.frame);
@@ -159,6 +163,22 @@ export class FlowTable {
     if (this.newest !== null) this.newest.newerFlow = flow; else this.oldest = flow;
     this.newest = flow;
     return flow;
+  }
+
+  /**
+   * An address as text, IPv4 ones from a small cache: the same hosts open flow after flow, and
+   * one string per host (not per flow) is also what the profiles and records then share.
+   */
+  private address(buf: Buffer, off: number, len: number): string {
+    if (len !== 4) return formatAddress(buf, off, len);
+    const k = buf[off] * 0x1000000 + ((buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]);
+    let s = this.v4Names.get(k);
+    if (s === undefined) {
+      if (this.v4Names.size >= ADDRESS_CACHE) this.v4Names.clear(); // bounded; refills with the hosts still active
+      s = formatAddress(buf, off, 4);
+      this.v4Names.set(k, s);
+    }
+    return s;
   }
 
   private remove(flow: Flow): void {
