@@ -43,7 +43,8 @@ export class QuicConnection {
   /** The CRYPTO stream the packet being walked feeds, and the one frame sink that feeds it. */
   private cryptoTarget: OrderedStream | null = null;
   private readonly cryptoSink: FrameSink = { crypto: (offset, b, o, l) => this.cryptoTarget?.insert(offset, b, o, l) };
-  private readonly streams = new Map<number, OrderedStream>();
+  /** 1-RTT streams (only with secrets), made on first use: most connections never have one. */
+  private streams: Map<number, OrderedStream> | null = null;
   private readonly keyed = new KeyedCache();
 
   constructor(private readonly events: QuicEvents, private readonly secrets: SecretsStore | null) {
@@ -155,11 +156,12 @@ export class QuicConnection {
     if (!this.events.streamData) return;
     // Both endpoints send on a bidirectional stream: one reassembly per stream and direction.
     const key = id * 2 + d;
-    let s = this.streams.get(key);
+    const streams = this.streams ??= new Map();
+    let s = streams.get(key);
     if (!s) {
-      if (this.streams.size >= MAX_STREAMS) return;
+      if (streams.size >= MAX_STREAMS) return;
       s = new OrderedStream((data, off, len) => this.events.streamData!(d === CLIENT, id, data.subarray(off, off + len), false));
-      this.streams.set(key, s);
+      streams.set(key, s);
     }
     s.insert(offset, b, o, l);
     if (fin && s.delivered === offset + l) this.events.streamData(d === CLIENT, id, Buffer.alloc(0), true);
