@@ -31,6 +31,18 @@ const PORT_VXLAN = 4789;
 const PORT_VXLAN_GPE = 4790;
 const PORT_GENEVE = 6081;
 
+/**
+ * Big-endian reads without Buffer#readUInt*'s argument validation (a measurable share of decoding
+ * every packet): every caller has checked the bounds against `end` <= buf.length first.
+ */
+function u16(buf: Buffer, off: number): number {
+  return (buf[off] << 8) | buf[off + 1];
+}
+
+function u32(buf: Buffer, off: number): number {
+  return buf[off] * 0x1000000 + ((buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]);
+}
+
 /** Tunnels inside tunnels beyond this depth are not followed (hostile nesting). */
 const MAX_DEPTH = 6;
 
@@ -46,13 +58,26 @@ export class Decoder {
   /** Follow VXLAN/Geneve UDP encapsulation (on by default: a SPAN port often carries it). */
   decapsulateUdpTunnels = true;
 
+  /**
+   * An explicit capture time given to decode() (tests), in a typed array: storing a double into an
+   * object field can allocate a box per packet, which is why the engine passes none.
+   */
+  private readonly tsArg = new Float64Array(1);
+  private hasTsArg = false;
+
   constructor(private readonly defrag = new Ipv4Defragmenter()) {}
 
   get pendingFragments(): number {
     return this.defrag.pending;
   }
 
-  decode(linkType: number, buf: Buffer, pkt: Packet, tsUs: number): boolean {
+  /**
+   * `tsUs` (for fragment reassembly timeouts) defaults to pkt.tsUs, read only when a fragment
+   * arrives: a double passed down through every call was boxed per packet.
+   */
+  decode(linkType: number, buf: Buffer, pkt: Packet, tsUs?: number): boolean {
+    this.hasTsArg = tsUs !== undefined;
+    if (tsUs !== undefined) this.tsArg[0] = tsUs;
     pkt.ipVersion = 0;
     pkt.proto = 0;
     pkt.payloadLen = 0;
@@ -60,30 +85,30 @@ export class Decoder {
     pkt.firstIpv6HopLimit = -1;
     switch (linkType) {
       case LINKTYPE_ETHERNET:
-        return this.ethernet(buf, 0, buf.length, pkt, tsUs, 0);
+        return this.ethernet(buf, 0, buf.length, pkt, 0);
       case LINKTYPE_RAW:
       case LINKTYPE_RAW_12:
       case LINKTYPE_RAW_OPENBSD:
-        return this.ipByVersion(buf, 0, buf.length, pkt, tsUs, 0);
+        return this.ipByVersion(buf, 0, buf.length, pkt, 0);
       case LINKTYPE_IPV4:
-        return this.ipv4(buf, 0, buf.length, pkt, tsUs, 0);
+        return this.ipv4(buf, 0, buf.length, pkt, 0);
       case LINKTYPE_IPV6:
-        return this.ipv6(buf, 0, buf.length, pkt, tsUs, 0);
+        return this.ipv6(buf, 0, buf.length, pkt, 0);
       case LINKTYPE_NULL:
       case LINKTYPE_LOOP: {
         if (buf.length < 4) return this.bad();
         // NULL stores the address family in host order, LOOP in network order; both fit a byte.
         const family = buf[0] !== 0 ? buf[0] : buf[3];
-        if (family === 2) return this.ipv4(buf, 4, buf.length, pkt, tsUs, 0);
-        if (family === 24 || family === 28 || family === 30 || family === 10) return this.ipv6(buf, 4, buf.length, pkt, tsUs, 0);
+        if (family === 2) return this.ipv4(buf, 4, buf.length, pkt, 0);
+        if (family === 24 || family === 28 || family === 30 || family === 10) return this.ipv6(buf, 4, buf.length, pkt, 0);
         return this.notIp();
       }
       case LINKTYPE_LINUX_SLL:
         if (buf.length < 16) return this.bad();
-        return this.byEtherType(buf.readUInt16BE(14), buf, 16, buf.length, pkt, tsUs, 0);
+        return this.byEtherType(u16(buf, 14), buf, 16, buf.length, pkt, 0);
       case LINKTYPE_LINUX_SLL2:
         if (buf.length < 20) return this.bad();
-        return this.byEtherType(buf.readUInt16BE(0), buf, 20, buf.length, pkt, tsUs, 0);
+        return this.byEtherType(u16(buf, 0), buf, 20, buf.length, pkt, 0);
       default:
         return this.notIp();
     }
@@ -99,23 +124,23 @@ export class Decoder {
     return false;
   }
 
-  private ethernet(buf: Buffer, off: number, end: number, pkt: Packet, tsUs: number, depth: number): boolean {
+  private ethernet(buf: Buffer, off: number, end: number, pkt: Packet, depth: number): boolean {
     if (end - off < 14) return this.bad();
-    return this.byEtherType(buf.readUInt16BE(off + 12), buf, off + 14, end, pkt, tsUs, depth);
+    return this.byEtherType(u16(buf, off + 12), buf, off + 14, end, pkt, depth);
   }
 
-  private byEtherType(etherType: number, buf: Buffer, off: number, end: number, pkt: Packet, tsUs: number, depth: number): boolean {
+  private byEtherType(etherType: number, buf: Buffer, off: number, end: number, pkt: Packet, depth: number): boolean {
     // VLAN tags (802.1Q, QinQ) stack; each is 4 bytes ending in the next ethertype.
     while (etherType === ETH_VLAN || etherType === ETH_QINQ || etherType === ETH_QINQ_OLD) {
       if (end - off < 4) return this.bad();
-      etherType = buf.readUInt16BE(off + 2);
+      etherType = u16(buf, off + 2);
       off += 4;
     }
     switch (etherType) {
       case ETH_IPV4:
-        return this.ipv4(buf, off, end, pkt, tsUs, depth);
+        return this.ipv4(buf, off, end, pkt, depth);
       case ETH_IPV6:
-        return this.ipv6(buf, off, end, pkt, tsUs, depth);
+        return this.ipv6(buf, off, end, pkt, depth);
       case ETH_MPLS:
       case ETH_MPLS_MC: {
         // Walk the label stack to its bottom, then tell IPv4 from IPv6 by the version nibble.
@@ -123,15 +148,15 @@ export class Decoder {
           if (end - off < 4) return this.bad();
           const bottom = (buf[off + 2] & 0x01) !== 0;
           off += 4;
-          if (bottom) return this.ipByVersion(buf, off, end, pkt, tsUs, depth);
+          if (bottom) return this.ipByVersion(buf, off, end, pkt, depth);
         }
         return this.bad();
       }
       case ETH_PPPOE_SESSION: {
         if (end - off < 8) return this.bad();
-        const pppProto = buf.readUInt16BE(off + 6);
-        if (pppProto === 0x0021) return this.ipv4(buf, off + 8, end, pkt, tsUs, depth);
-        if (pppProto === 0x0057) return this.ipv6(buf, off + 8, end, pkt, tsUs, depth);
+        const pppProto = u16(buf, off + 6);
+        if (pppProto === 0x0021) return this.ipv4(buf, off + 8, end, pkt, depth);
+        if (pppProto === 0x0057) return this.ipv6(buf, off + 8, end, pkt, depth);
         return this.notIp();
       }
       default:
@@ -139,32 +164,32 @@ export class Decoder {
     }
   }
 
-  private ipByVersion(buf: Buffer, off: number, end: number, pkt: Packet, tsUs: number, depth: number): boolean {
+  private ipByVersion(buf: Buffer, off: number, end: number, pkt: Packet, depth: number): boolean {
     if (end - off < 1) return this.bad();
     const version = buf[off] >> 4;
-    if (version === 4) return this.ipv4(buf, off, end, pkt, tsUs, depth);
-    if (version === 6) return this.ipv6(buf, off, end, pkt, tsUs, depth);
+    if (version === 4) return this.ipv4(buf, off, end, pkt, depth);
+    if (version === 6) return this.ipv6(buf, off, end, pkt, depth);
     return this.notIp();
   }
 
-  private ipv4(buf: Buffer, off: number, end: number, pkt: Packet, tsUs: number, depth: number): boolean {
+  private ipv4(buf: Buffer, off: number, end: number, pkt: Packet, depth: number): boolean {
     if (end - off < 20) return this.bad();
     const vihl = buf[off];
     if (vihl >> 4 !== 4) return this.bad();
     const headerLen = (vihl & 0x0f) * 4;
     if (pkt.firstIpv4Ttl < 0) pkt.firstIpv4Ttl = buf[off + 8];
-    let totalLen = buf.readUInt16BE(off + 2);
+    let totalLen = u16(buf, off + 2);
     // Total length 0: a segmentation-offloaded packet captured on the sending host; trust the capture.
     if (totalLen === 0) totalLen = end - off;
     if (headerLen < 20 || totalLen < headerLen || end - off < headerLen) return this.bad();
     // A snapped capture holds less than totalLen; trailing Ethernet padding makes it hold more.
     let ipEnd = off + totalLen;
     if (ipEnd > end) ipEnd = end;
-    const flagsFrag = buf.readUInt16BE(off + 6);
+    const flagsFrag = u16(buf, off + 6);
     if ((flagsFrag & 0x3fff) !== 0) {
       this.stats.fragments++;
       if (ipEnd - off < totalLen) return this.bad();
-      const whole = this.defrag.add(buf, off, headerLen, totalLen, tsUs);
+      const whole = this.defrag.add(buf, off, headerLen, totalLen, this.hasTsArg ? this.tsArg[0] : pkt.tsUs);
       if (whole === null) return false;
       buf = whole;
       off = 0;
@@ -172,7 +197,7 @@ export class Decoder {
     }
     const proto = buf[off + 9];
     if (proto === IPPROTO_GRE || proto === IPPROTO_IPIP || proto === IPPROTO_IPV6) {
-      return this.tunnel(proto, buf, off + headerLen, ipEnd, pkt, tsUs, depth);
+      return this.tunnel(proto, buf, off + headerLen, ipEnd, pkt, depth);
     }
     pkt.data = buf;
     pkt.ipVersion = 4;
@@ -181,14 +206,14 @@ export class Decoder {
     pkt.srcAddrOff = off + 12;
     pkt.dstAddrOff = off + 16;
     pkt.addrLen = 4;
-    return this.transport(proto, buf, off + headerLen, ipEnd, pkt, tsUs, depth);
+    return this.transport(proto, buf, off + headerLen, ipEnd, pkt, depth);
   }
 
-  private ipv6(buf: Buffer, off: number, end: number, pkt: Packet, tsUs: number, depth: number): boolean {
+  private ipv6(buf: Buffer, off: number, end: number, pkt: Packet, depth: number): boolean {
     if (end - off < 40) return this.bad();
     if (buf[off] >> 4 !== 6) return this.bad();
     if (pkt.firstIpv6HopLimit < 0) pkt.firstIpv6HopLimit = buf[off + 7];
-    const payloadLen = buf.readUInt16BE(off + 4);
+    const payloadLen = u16(buf, off + 4);
     let ipEnd = off + 40 + payloadLen;
     // Payload length 0 means a jumbogram; take what was captured.
     if (payloadLen === 0 || ipEnd > end) ipEnd = end;
@@ -208,7 +233,7 @@ export class Decoder {
         // IPv6 fragments: only the first fragment of a datagram carries the transport header.
         if (ipEnd - p < 8) return this.bad();
         this.stats.fragments++;
-        const fragOff = buf.readUInt16BE(p + 2) & 0xfff8;
+        const fragOff = u16(buf, p + 2) & 0xfff8;
         if (fragOff !== 0) return false;
         next = buf[p];
         p += 8;
@@ -218,7 +243,7 @@ export class Decoder {
     }
     if (p > ipEnd) return this.bad();
     if (next === IPPROTO_GRE || next === IPPROTO_IPIP || next === IPPROTO_IPV6) {
-      return this.tunnel(next, buf, p, ipEnd, pkt, tsUs, depth);
+      return this.tunnel(next, buf, p, ipEnd, pkt, depth);
     }
     pkt.data = buf;
     pkt.ipVersion = 6;
@@ -227,21 +252,21 @@ export class Decoder {
     pkt.srcAddrOff = off + 8;
     pkt.dstAddrOff = off + 24;
     pkt.addrLen = 16;
-    return this.transport(next, buf, p, ipEnd, pkt, tsUs, depth);
+    return this.transport(next, buf, p, ipEnd, pkt, depth);
   }
 
-  private tunnel(proto: number, buf: Buffer, off: number, end: number, pkt: Packet, tsUs: number, depth: number): boolean {
+  private tunnel(proto: number, buf: Buffer, off: number, end: number, pkt: Packet, depth: number): boolean {
     if (depth >= MAX_DEPTH) return this.bad();
     this.stats.tunnels++;
-    if (proto === IPPROTO_IPIP) return this.ipv4(buf, off, end, pkt, tsUs, depth + 1);
-    if (proto === IPPROTO_IPV6) return this.ipv6(buf, off, end, pkt, tsUs, depth + 1);
-    return this.gre(buf, off, end, pkt, tsUs, depth + 1);
+    if (proto === IPPROTO_IPIP) return this.ipv4(buf, off, end, pkt, depth + 1);
+    if (proto === IPPROTO_IPV6) return this.ipv6(buf, off, end, pkt, depth + 1);
+    return this.gre(buf, off, end, pkt, depth + 1);
   }
 
-  private gre(buf: Buffer, off: number, end: number, pkt: Packet, tsUs: number, depth: number): boolean {
+  private gre(buf: Buffer, off: number, end: number, pkt: Packet, depth: number): boolean {
     if (end - off < 4) return this.bad();
-    const flags = buf.readUInt16BE(off);
-    const protocol = buf.readUInt16BE(off + 2);
+    const flags = u16(buf, off);
+    const protocol = u16(buf, off + 2);
     const version = flags & 0x7;
     let p = off + 4;
     if (version === 1) {
@@ -253,10 +278,10 @@ export class Decoder {
       // PPP in HDLC-like framing may carry address/control bytes before the protocol.
       if (buf[p] === 0xff && buf[p + 1] === 0x03) p += 2;
       if (end - p < 2) return this.bad();
-      const pppProto = buf[p] & 1 ? buf[p] : buf.readUInt16BE(p);
+      const pppProto = buf[p] & 1 ? buf[p] : u16(buf, p);
       p += buf[p] & 1 ? 1 : 2;
-      if (pppProto === 0x21 || pppProto === 0x0021) return this.ipv4(buf, p, end, pkt, tsUs, depth);
-      if (pppProto === 0x57 || pppProto === 0x0057) return this.ipv6(buf, p, end, pkt, tsUs, depth);
+      if (pppProto === 0x21 || pppProto === 0x0021) return this.ipv4(buf, p, end, pkt, depth);
+      if (pppProto === 0x57 || pppProto === 0x0057) return this.ipv6(buf, p, end, pkt, depth);
       return this.notIp();
     }
     if (flags & 0x8000) p += 4; // checksum + reserved
@@ -266,34 +291,34 @@ export class Decoder {
     if (p > end) return this.bad();
     switch (protocol) {
       case ETH_TEB:
-        return this.ethernet(buf, p, end, pkt, tsUs, depth);
+        return this.ethernet(buf, p, end, pkt, depth);
       case ETH_ERSPAN_2:
         // ERSPAN type I has no header of its own (and no sequence number); type II has 8 bytes.
-        return this.ethernet(buf, hasSeq ? p + 8 : p, end, pkt, tsUs, depth);
+        return this.ethernet(buf, hasSeq ? p + 8 : p, end, pkt, depth);
       case ETH_ERSPAN_3: {
         if (end - p < 12) return this.bad();
         // The O flag (lowest bit of the 12th byte) announces an 8-byte platform sub-header.
         const hasPlatform = (buf[p + 11] & 0x01) !== 0;
-        return this.ethernet(buf, p + 12 + (hasPlatform ? 8 : 0), end, pkt, tsUs, depth);
+        return this.ethernet(buf, p + 12 + (hasPlatform ? 8 : 0), end, pkt, depth);
       }
       default:
-        return this.byEtherType(protocol, buf, p, end, pkt, tsUs, depth);
+        return this.byEtherType(protocol, buf, p, end, pkt, depth);
     }
   }
 
-  private transport(proto: number, buf: Buffer, off: number, end: number, pkt: Packet, tsUs: number, depth: number): boolean {
+  private transport(proto: number, buf: Buffer, off: number, end: number, pkt: Packet, depth: number): boolean {
     pkt.proto = proto;
     pkt.l4Off = off;
     if (proto === PROTO_TCP) {
       if (end - off < 20) return this.bad();
       const dataOff = (buf[off + 12] >> 4) * 4;
       if (dataOff < 20 || end - off < dataOff) return this.bad();
-      pkt.srcPort = buf.readUInt16BE(off);
-      pkt.dstPort = buf.readUInt16BE(off + 2);
-      pkt.seq = buf.readUInt32BE(off + 4);
-      pkt.ack = buf.readUInt32BE(off + 8);
+      pkt.srcPort = u16(buf, off);
+      pkt.dstPort = u16(buf, off + 2);
+      pkt.seq = u32(buf, off + 4);
+      pkt.ack = u32(buf, off + 8);
       pkt.tcpFlags = buf[off + 13];
-      pkt.window = buf.readUInt16BE(off + 14);
+      pkt.window = u16(buf, off + 14);
       pkt.tcpOptOff = off + 20;
       pkt.tcpOptLen = dataOff - 20;
       pkt.payloadOff = off + dataOff;
@@ -302,9 +327,9 @@ export class Decoder {
     }
     if (proto === PROTO_UDP) {
       if (end - off < 8) return this.bad();
-      const srcPort = buf.readUInt16BE(off);
-      const dstPort = buf.readUInt16BE(off + 2);
-      const udpLen = buf.readUInt16BE(off + 4);
+      const srcPort = u16(buf, off);
+      const dstPort = u16(buf, off + 2);
+      const udpLen = u16(buf, off + 4);
       let udpEnd = off + udpLen;
       if (udpLen < 8 || udpEnd > end) udpEnd = end;
       if (this.decapsulateUdpTunnels && depth < MAX_DEPTH) {
@@ -313,22 +338,22 @@ export class Decoder {
           const next = (buf[off + 8] & 0x04) !== 0 ? buf[off + 11] : 3;
           const p = off + 16;
           if (next === 1 || next === 2 || next === 3) this.stats.tunnels++;
-          if (next === 3) return this.ethernet(buf, p, udpEnd, pkt, tsUs, depth + 1);
-          if (next === 1) return this.ipv4(buf, p, udpEnd, pkt, tsUs, depth + 1);
-          if (next === 2) return this.ipv6(buf, p, udpEnd, pkt, tsUs, depth + 1);
+          if (next === 3) return this.ethernet(buf, p, udpEnd, pkt, depth + 1);
+          if (next === 1) return this.ipv4(buf, p, udpEnd, pkt, depth + 1);
+          if (next === 2) return this.ipv6(buf, p, udpEnd, pkt, depth + 1);
         }
         if (dstPort === PORT_VXLAN && udpEnd - off >= 16 && (buf[off + 8] & 0x08) !== 0) {
           this.stats.tunnels++;
-          return this.ethernet(buf, off + 16, udpEnd, pkt, tsUs, depth + 1);
+          return this.ethernet(buf, off + 16, udpEnd, pkt, depth + 1);
         }
         if (dstPort === PORT_GENEVE && udpEnd - off >= 16 && buf[off + 8] >> 6 === 0) {
           this.stats.tunnels++;
           const optLen = (buf[off + 8] & 0x3f) * 4;
-          const inner = buf.readUInt16BE(off + 10);
+          const inner = u16(buf, off + 10);
           const p = off + 16 + optLen;
           if (p > udpEnd) return this.bad();
-          if (inner === ETH_TEB) return this.ethernet(buf, p, udpEnd, pkt, tsUs, depth + 1);
-          return this.byEtherType(inner, buf, p, udpEnd, pkt, tsUs, depth + 1);
+          if (inner === ETH_TEB) return this.ethernet(buf, p, udpEnd, pkt, depth + 1);
+          return this.byEtherType(inner, buf, p, udpEnd, pkt, depth + 1);
         }
       }
       pkt.srcPort = srcPort;

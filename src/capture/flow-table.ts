@@ -3,7 +3,8 @@
  * told which side is the client, and evicted when idle, when closed, or when the table is full
  * (oldest first). The cap keeps a week of SPAN traffic, or a SYN flood, in bounded memory.
  */
-import { Packet, PROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './packet.js';
+import { formatAddress, Packet, PROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './packet.js';
+import { randomFillSync } from 'node:crypto';
 import { TcpStream } from './tcp-stream.js';
 
 export interface FlowTableOptions {
@@ -32,7 +33,11 @@ export class Flow {
   /** Reassembled streams: [0] client → server, [1] server → client; created on demand. */
   readonly streams: [TcpStream | null, TcpStream | null] = [null, null];
   packets = 0;
-  lastTsUs: number;
+  /**
+   * Initialised here, not only in the constructor: a field declared without a value starts as
+   * undefined, V8 then keeps it untyped, and every per-packet store boxed a new HeapNumber.
+   */
+  lastTsUs = 0;
   /** Bit per analyzer slot that has finished with this flow's stream. */
   streamDoneMask = 0;
   finSeen = 0;
@@ -40,6 +45,9 @@ export class Flow {
   /** Neighbours in the table's creation order (owned by FlowTable). */
   olderFlow: Flow | null = null;
   newerFlow: Flow | null = null;
+  /** Hash of the key, and the next flow in the same hash bucket (owned by FlowTable). */
+  hash = 0;
+  nextSameHash: Flow | null = null;
 
   constructor(
     readonly key: string,
@@ -59,15 +67,24 @@ export class Flow {
 
 export type FlowEndHandler = (flow: Flow) => void;
 
+/** IPv4 addresses whose text form is kept (a few hundred KB at most). */
+const ADDRESS_CACHE = 4096;
+
 /** Ports that identify the server side of a flow first seen mid-connection. */
 function isServiceOrLowPort(port: number): boolean {
   return port < 1024 || port === 8080 || port === 8443 || port === 3128 || port === 1080;
 }
 
 export class FlowTable {
-  private readonly flows = new Map<string, Flow>();
   /**
-   * Creation order as a linked list through the flows. Not the Map's own order: V8 leaves a hole per
+   * Flows by a 30-bit hash of their key, colliding flows chained through `nextSameHash`. A packet
+   * is matched against the key bytes in place: building a key string per packet (and flattening
+   * it for the lookup) was most of the allocation of the per-packet path.
+   */
+  private readonly buckets = new Map<number, Flow>();
+  private count = 0;
+  /**
+   * Creation order as a linked list through the flows. Not a Map's own order: V8 leaves a hole per
    * deleted entry until it rehashes, so taking the Map's first entry after many deletions walks the
    * holes, and FIFO eviction under a connection flood turns quadratic.
    */
@@ -78,27 +95,38 @@ export class FlowTable {
   evictedIdle = 0;
   evictedForCap = 0;
   private lastSweepUs = 0;
+  private readonly v4Names = new Map<number, string>();
 
   constructor(private readonly opts: FlowTableOptions = DEFAULT_FLOW_OPTIONS, private readonly onEnd: FlowEndHandler = () => {}) {}
 
   get size(): number {
-    return this.flows.size;
+    return this.count;
+  }
+
+  /** Every tracked flow, oldest first (inspection and benches; not a per-packet path). */
+  *all(): IterableIterator<Flow> {
+    for (let flow = this.oldest; flow !== null; flow = flow.newerFlow) yield flow;
   }
 
   /** Finds or creates the flow of a decoded TCP/UDP packet and sets `fromClient`. */
   lookup(pkt: Packet): Flow {
     const buf = pkt.data;
-    const cmp = compareEndpoints(buf, pkt.srcAddrOff, pkt.srcPort, pkt.dstAddrOff, pkt.dstPort, pkt.addrLen);
+    const len = pkt.addrLen;
+    const cmp = compareEndpoints(buf, pkt.srcAddrOff, pkt.srcPort, pkt.dstAddrOff, pkt.dstPort, len);
     const srcIsLower = cmp <= 0;
     const lowOff = srcIsLower ? pkt.srcAddrOff : pkt.dstAddrOff;
     const highOff = srcIsLower ? pkt.dstAddrOff : pkt.srcAddrOff;
     const lowPort = srcIsLower ? pkt.srcPort : pkt.dstPort;
     const highPort = srcIsLower ? pkt.dstPort : pkt.srcPort;
-    const key = String.fromCharCode(pkt.proto, lowPort, highPort) +
-      buf.toString('latin1', lowOff, lowOff + pkt.addrLen) + buf.toString('latin1', highOff, highOff + pkt.addrLen);
-    let flow = this.flows.get(key);
+    const hash = hashKey(buf, pkt.proto, lowOff, lowPort, highOff, highPort, len);
+    let flow = this.buckets.get(hash);
+    while (flow !== undefined && !keyMatches(flow.key, buf, pkt.proto, lowOff, lowPort, highOff, highPort, len)) {
+      flow = flow.nextSameHash ?? undefined;
+    }
     if (flow === undefined) {
-      flow = this.create(key, pkt, srcIsLower);
+      const key = String.fromCharCode(pkt.proto, lowPort, highPort) +
+        buf.toString('latin1', lowOff, lowOff + len) + buf.toString('latin1', highOff, highOff + len);
+      flow = this.create(key, hash, pkt, srcIsLower);
     }
     this.fromClient = srcIsLower === flow.clientIsLower;
     flow.packets++;
@@ -113,28 +141,58 @@ export class FlowTable {
     return flow;
   }
 
-  private create(key: string, pkt: Packet, srcIsLower: boolean): Flow {
-    if (this.flows.size >= this.opts.maxFlows) {
+  private create(key: string, hash: number, pkt: Packet, srcIsLower: boolean): Flow {
+    if (this.count >= this.opts.maxFlows) {
       // Not forced: a full table under a connection flood would otherwise walk every flow for every
       // new one (quadratic). Idle flows are still swept first, at most once a second of capture time.
       this.sweep(pkt.tsUs);
-      if (this.flows.size >= this.opts.maxFlows) this.evictOldest();
+      if (this.count >= this.opts.maxFlows) this.evictOldest();
     }
     const srcIsClient = this.guessSrcIsClient(pkt);
-    const src = pkt.srcAddr();
-    const dst = pkt.dstAddr();
+    const src = this.address(pkt.data, pkt.srcAddrOff, pkt.addrLen);
+    const dst = this.address(pkt.data, pkt.dstAddrOff, pkt.addrLen);
     const flow = srcIsClient
       ? new Flow(key, pkt.proto === PROTO_TCP ? 'tcp' : 'udp', src, pkt.srcPort, dst, pkt.dstPort, srcIsLower, pkt.tsUs, pkt.frame)
       : new Flow(key, pkt.proto === PROTO_TCP ? 'tcp' : 'udp', dst, pkt.dstPort, src, pkt.srcPort, !srcIsLower, pkt.tsUs, pkt.frame);
-    this.flows.set(key, flow);
+    flow.hash = hash;
+    const head = this.buckets.get(hash);
+    if (head !== undefined) flow.nextSameHash = head;
+    this.buckets.set(hash, flow);
+    this.count++;
     flow.olderFlow = this.newest;
     if (this.newest !== null) this.newest.newerFlow = flow; else this.oldest = flow;
     this.newest = flow;
     return flow;
   }
 
+  /**
+   * An address as text, IPv4 ones from a small cache: the same hosts open flow after flow, and
+   * one string per host (not per flow) is also what the profiles and records then share.
+   */
+  private address(buf: Buffer, off: number, len: number): string {
+    if (len !== 4) return formatAddress(buf, off, len);
+    const k = buf[off] * 0x1000000 + ((buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]);
+    let s = this.v4Names.get(k);
+    if (s === undefined) {
+      if (this.v4Names.size >= ADDRESS_CACHE) this.v4Names.clear(); // bounded; refills with the hosts still active
+      s = formatAddress(buf, off, 4);
+      this.v4Names.set(k, s);
+    }
+    return s;
+  }
+
   private remove(flow: Flow): void {
-    this.flows.delete(flow.key);
+    const head = this.buckets.get(flow.hash);
+    if (head === flow) {
+      if (flow.nextSameHash !== null) this.buckets.set(flow.hash, flow.nextSameHash);
+      else this.buckets.delete(flow.hash);
+    } else {
+      let prev = head;
+      while (prev !== undefined && prev.nextSameHash !== flow) prev = prev.nextSameHash ?? undefined;
+      if (prev !== undefined) prev.nextSameHash = flow.nextSameHash;
+    }
+    flow.nextSameHash = null;
+    this.count--;
     const older = flow.olderFlow;
     const newer = flow.newerFlow;
     if (older !== null) older.newerFlow = newer; else this.oldest = newer;
@@ -158,6 +216,11 @@ export class FlowTable {
     if (srcService !== dstService) return dstService;
     if (srcService && dstService) return pkt.srcPort >= pkt.dstPort;
     return true;
+  }
+
+  /** sweep() at the packet's time if a second of capture time has passed (reads the time from the packet, unboxed). */
+  sweepIfDue(pkt: Packet): void {
+    if (pkt.tsUs - this.lastSweepUs >= 1e6) this.sweep(pkt.tsUs);
   }
 
   /** Removes flows idle past their timeout (closed ones sooner); runs at most once a second of capture time unless forced. */
@@ -197,11 +260,18 @@ export class FlowTable {
 
   /** Ends every flow (end of capture, shutdown). */
   drain(): void {
-    for (const flow of this.flows.values()) this.end(flow);
-    this.flows.clear();
+    // Creation order, as before: the order of the flows' last fingerprints at the end of a capture.
+    for (let flow = this.oldest; flow !== null;) {
+      const next: Flow | null = flow.newerFlow;
+      this.end(flow);
+      flow = next;
+    }
+    this.buckets.clear();
+    this.count = 0;
     for (let flow = this.oldest; flow !== null;) {
       const next: Flow | null = flow.newerFlow;
       flow.olderFlow = flow.newerFlow = null;
+      flow.nextSameHash = null;
       flow = next;
     }
     this.oldest = this.newest = null;
@@ -215,4 +285,32 @@ function compareEndpoints(buf: Buffer, aOff: number, aPort: number, bOff: number
     if (d !== 0) return d;
   }
   return aPort - bPort;
+}
+
+/**
+ * Simple tabulation hashing: one random word per (byte position, byte value), XORed. The table
+ * is random per process, so an attacker who shapes addresses and ports cannot aim packets at one
+ * bucket (a chain of colliding flows would make every lookup walk it); the key is proto, address
+ * length, both ports, both addresses: at most 38 bytes.
+ */
+const TAB = new Int32Array(38 * 256);
+randomFillSync(TAB);
+const POS_LOW_ADDR = 6;
+const POS_HIGH_ADDR = 22;
+
+/** A 30-bit hash (a small-integer Map key) of a direction-free flow key given as offsets. */
+function hashKey(buf: Buffer, proto: number, lowOff: number, lowPort: number, highOff: number, highPort: number, len: number): number {
+  let h = TAB[proto & 0xff] ^ TAB[256 + (len & 0xff)] ^
+    TAB[512 + (lowPort >> 8)] ^ TAB[768 + (lowPort & 0xff)] ^ TAB[1024 + (highPort >> 8)] ^ TAB[1280 + (highPort & 0xff)];
+  for (let i = 0; i < len; i++) h ^= TAB[((POS_LOW_ADDR + i) << 8) + buf[lowOff + i]] ^ TAB[((POS_HIGH_ADDR + i) << 8) + buf[highOff + i]];
+  return h & 0x3fffffff;
+}
+
+/** Whether a flow's key string (proto, ports, then both addresses as latin1) names the given endpoints. */
+function keyMatches(key: string, buf: Buffer, proto: number, lowOff: number, lowPort: number, highOff: number, highPort: number, len: number): boolean {
+  if (key.length !== 3 + 2 * len || key.charCodeAt(0) !== proto || key.charCodeAt(1) !== lowPort || key.charCodeAt(2) !== highPort) return false;
+  for (let i = 0; i < len; i++) {
+    if (key.charCodeAt(3 + i) !== buf[lowOff + i] || key.charCodeAt(3 + len + i) !== buf[highOff + i]) return false;
+  }
+  return true;
 }

@@ -5,6 +5,8 @@
  * fills, the stream skips the hole and says so, rather than buffering without end.
  */
 export type StreamSink = (bytes: Buffer, gap: boolean) => void;
+/** Delivery as a range of a buffer (valid only during the call): no view object per segment. */
+export type StreamRangeSink = (buf: Buffer, off: number, len: number, gap: boolean) => void;
 
 export interface StreamLimits {
   /** Out-of-order segments one direction may hold. */
@@ -60,43 +62,51 @@ export class TcpStream {
 
   /** `data` may be a view into a capture chunk: it is copied only if it has to wait. */
   push(seq: number, data: Buffer, sink: StreamSink): void {
-    if (data.length === 0) return;
+    this.pushRange(seq, data, 0, data.length, (b, o, l, gap) => sink(o === 0 && l === b.length ? b : b.subarray(o, o + l), gap));
+  }
+
+  /**
+   * push() of buf[off, off+len), delivered as ranges: the per-packet path (the engine) makes no
+   * view of the payload unless the segment has to wait (then it is copied).
+   */
+  pushRange(seq: number, buf: Buffer, off: number, len: number, sink: StreamRangeSink): void {
+    if (len <= 0) return;
     if (!this.started) {
       this.nextSeq = seq >>> 0;
       this.started = true;
     }
     const diff = seqDiff(seq, this.nextSeq);
     if (diff > 0) {
-      this.enqueue(seq, data, sink);
+      this.enqueue(seq, buf, off, len, sink);
       return;
     }
     const skip = -diff;
-    if (skip >= data.length) return;
-    this.deliver(skip === 0 ? data : data.subarray(skip), false, sink);
+    if (skip >= len) return;
+    this.deliver(buf, off + skip, len - skip, false, sink);
     if (this.pending !== null) this.drain(sink);
   }
 
-  private deliver(bytes: Buffer, gap: boolean, sink: StreamSink): void {
-    this.nextSeq = (this.nextSeq + bytes.length) >>> 0;
-    this.delivered += bytes.length;
-    sink(bytes, gap);
+  private deliver(buf: Buffer, off: number, len: number, gap: boolean, sink: StreamRangeSink): void {
+    this.nextSeq = (this.nextSeq + len) >>> 0;
+    this.delivered += len;
+    sink(buf, off, len, gap);
   }
 
-  private enqueue(seq: number, data: Buffer, sink: StreamSink): void {
+  private enqueue(seq: number, buf: Buffer, off: number, len: number, sink: StreamRangeSink): void {
     if (this.pending === null) this.pending = [];
     const q = this.pending;
     // Until the segment fits the budget (both limits; one pass may free too little), the hole is
     // not going to fill: give it up and resume at the earliest waiting segment.
     // The shared budget too: once other streams hold it all, this one stops waiting for holes.
     const budget = this.budget;
-    while (q.length >= this.limits.maxPendingSegments || this.pendingBytes + data.length > this.limits.maxPendingBytes ||
-      (budget !== null && budget.used + data.length + SEGMENT_OVERHEAD > budget.maxBytes)) {
+    while (q.length >= this.limits.maxPendingSegments || this.pendingBytes + len > this.limits.maxPendingBytes ||
+      (budget !== null && budget.used + len + SEGMENT_OVERHEAD > budget.maxBytes)) {
       q.sort((a, b) => seqDiff(a.seq, b.seq));
       const first = q[0];
       if (first === undefined || seqDiff(seq, first.seq) < 0) {
         this.gaps++;
         this.nextSeq = seq >>> 0;
-        this.deliver(data, true, sink);
+        this.deliver(buf, off, len, true, sink);
         this.drain(sink);
         return;
       }
@@ -104,16 +114,16 @@ export class TcpStream {
       this.nextSeq = first.seq;
       this.drain(sink, true);
       if (seqDiff(seq, this.nextSeq) <= 0) {
-        this.push(seq, data, sink);
+        this.pushRange(seq, buf, off, len, sink);
         return;
       }
     }
-    q.push({ seq: seq >>> 0, data: Buffer.from(data) });
-    this.pendingBytes += data.length;
-    if (budget !== null) budget.used += data.length + SEGMENT_OVERHEAD;
+    q.push({ seq: seq >>> 0, data: Buffer.from(buf.subarray(off, off + len)) });
+    this.pendingBytes += len;
+    if (budget !== null) budget.used += len + SEGMENT_OVERHEAD;
   }
 
-  private drain(sink: StreamSink, gapFirst = false): void {
+  private drain(sink: StreamRangeSink, gapFirst = false): void {
     const q = this.pending;
     if (q === null || q.length === 0) return;
     q.sort((a, b) => seqDiff(a.seq, b.seq));
@@ -127,7 +137,7 @@ export class TcpStream {
       if (this.budget !== null) this.budget.used -= head.data.length + SEGMENT_OVERHEAD;
       const skip = -diff;
       if (skip < head.data.length) {
-        this.deliver(skip === 0 ? head.data : head.data.subarray(skip), gap, sink);
+        this.deliver(head.data, skip, head.data.length - skip, gap, sink);
         gap = false;
       }
     }

@@ -28,8 +28,11 @@ export interface Analyzer {
   readonly wantsStream?: boolean;
   /** Every decoded TCP/UDP packet of every flow. */
   onPacket?(pkt: Packet, flow: Flow, fromClient: boolean, ctx: AnalyzerContext): void;
-  /** In-order TCP payload bytes (a view valid only during the call); `gap` marks bytes lost before these. */
-  onStream?(flow: Flow, fromClient: boolean, bytes: Buffer, gap: boolean, pkt: Packet, ctx: AnalyzerContext): void;
+  /**
+   * In-order TCP payload bytes buf[off, off+len) (valid only during the call; passed as a range so
+   * the per-packet path makes no view); `gap` marks bytes lost before these.
+   */
+  onStream?(flow: Flow, fromClient: boolean, buf: Buffer, off: number, len: number, gap: boolean, pkt: Packet, ctx: AnalyzerContext): void;
   /** Decrypted application data, in order, from another analyzer that holds the keys. */
   onPlaintext?(flow: Flow, fromClient: boolean, bytes: Buffer, pkt: Packet, alpn: string | null, ctx: AnalyzerContext): void;
   /** Key material: pcapng Decryption Secrets Block contents or a key-log file's text. */

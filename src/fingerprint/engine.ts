@@ -109,10 +109,10 @@ export class FingerprintEngine {
     pkt.frame = frame.frame;
     pkt.tsUs = frame.tsUs;
     this.lastTsUs = frame.tsUs;
-    if (!this.decoder.decode(frame.linkType, frame.data, pkt, frame.tsUs)) return;
+    if (!this.decoder.decode(frame.linkType, frame.data, pkt)) return;
     if (pkt.proto !== PROTO_TCP && pkt.proto !== PROTO_UDP) return;
     this.stats.decoded++;
-    this.flows.sweep(pkt.tsUs);
+    this.flows.sweepIfDue(pkt);
     const flow = this.flows.lookup(pkt);
     const fromClient = this.flows.fromClient;
     const pa = this.packetAnalyzers;
@@ -137,18 +137,18 @@ export class FingerprintEngine {
     // One bound sink for every delivery: the flow and direction travel in fields, not a fresh closure per packet.
     this.streamFlow = flow;
     this.streamFromClient = fromClient;
-    stream.push(pkt.seq, pkt.data.subarray(pkt.payloadOff, pkt.payloadOff + pkt.payloadLen), this.streamSink);
+    stream.pushRange(pkt.seq, pkt.data, pkt.payloadOff, pkt.payloadLen, this.streamSink);
   }
 
   private streamFlow: Flow | null = null;
   private streamFromClient = false;
-  private readonly streamSink = (bytes: Buffer, gap: boolean): void => {
+  private readonly streamSink = (buf: Buffer, off: number, len: number, gap: boolean): void => {
     const flow = this.streamFlow as Flow;
     const sa = this.streamAnalyzers;
     for (let i = 0; i < sa.length; i++) {
       const slot = sa[i];
       if (flow.streamDoneMask & (1 << slot)) continue;
-      (this.analyzers[slot].onStream as NonNullable<Analyzer['onStream']>)(flow, this.streamFromClient, bytes, gap, this.pkt, this.contexts[slot]);
+      (this.analyzers[slot].onStream as NonNullable<Analyzer['onStream']>)(flow, this.streamFromClient, buf, off, len, gap, this.pkt, this.contexts[slot]);
     }
   };
 

@@ -1,9 +1,25 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+/**
+ * One-shot SHA-256: crypto.hash (Node ≥ 20.12) skips the Hash object createHash builds per call,
+ * about three times cheaper for the short strings fingerprints hash; older Node falls back.
+ */
+const oneShot = (crypto as { hash?: typeof crypto.hash }).hash;
+export const sha256Hex: (s: string) => string = oneShot
+  ? (s) => oneShot('sha256', s, 'hex')
+  : (s) => crypto.createHash('sha256').update(s).digest('hex');
 
 /** First 12 hex characters of the SHA-256 of `s`; twelve zeros for an empty string (JA4+ convention). */
 export function hash12(s: string): string {
   if (s.length === 0) return '000000000000';
-  return createHash('sha256').update(s).digest('hex').slice(0, 12);
+  return sha256Hex(s).slice(0, 12);
+}
+
+/** hash12 of the latin1 string of buf[start, end), without making the string. */
+export function hash12Bytes(buf: Buffer, start: number, end: number): string {
+  if (end <= start) return '000000000000';
+  const bytes = buf.subarray(start, end);
+  return (oneShot ? oneShot('sha256', bytes, 'hex') : crypto.createHash('sha256').update(bytes).digest('hex')).slice(0, 12);
 }
 
 /** A 16-bit value as four lower-case hex digits. */

@@ -4,7 +4,7 @@
  * extensions without SNI/ALPN "_" signature algorithms in wire order)}`. GREASE is ignored in
  * ciphers, extensions and supported_versions (not in signature algorithms, as the reference does).
  */
-import { hash12, hex4 } from './hash.js';
+import { hash12Bytes } from './hash.js';
 import { isGrease } from './tls/grease.js';
 import {
   EXT_ALPN, EXT_QUIC_TRANSPORT_PARAMETERS, EXT_SERVER_NAME, EXT_SUPPORTED_VERSIONS,
@@ -63,30 +63,92 @@ function twoDigits(n: number): string {
   return c < 10 ? `0${c}` : String(c);
 }
 
+/**
+ * The raw forms are written as bytes into one scratch buffer and turned into a string once; the
+ * hashes are taken over the same bytes. Joining arrays of hex strings made several arrays and
+ * strings per list, and a ClientHello has five lists: this was most of the allocation of a JA4.
+ * One thread, never re-entered, so one scratch buffer serves every call.
+ */
+let scratch = Buffer.allocUnsafe(4096);
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Writes `,`-joined four-digit hex of the values at scratch[p]; returns the new end. */
+function writeHexList(v: ArrayLike<number>, n: number, p: number): number {
+  const b = scratch;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) b[p++] = 0x2c;
+    const x = v[i];
+    b[p++] = HEX_DIGITS[(x >> 12) & 15];
+    b[p++] = HEX_DIGITS[(x >> 8) & 15];
+    b[p++] = HEX_DIGITS[(x >> 4) & 15];
+    b[p++] = HEX_DIGITS[x & 15];
+  }
+  return p;
+}
+
+/** Numeric sort scratch: a typed-array sort needs no comparator calls and no work arrays. */
+let sortScratch = new Uint16Array(256);
+function sortedCopy(v: readonly number[], skipSniAlpn: boolean): Uint16Array {
+  if (sortScratch.length < v.length) sortScratch = new Uint16Array(v.length * 2);
+  let m = 0;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (skipSniAlpn && (x === EXT_SERVER_NAME || x === EXT_ALPN)) continue;
+    sortScratch[m++] = x;
+  }
+  return sortScratch.subarray(0, m).sort();
+}
+
+/** `head_<list a>_<list b><_sigs>` into the scratch buffer; returns where list a ends and where it all ends. */
+function writeRaw(head: string, a: ArrayLike<number>, b: ArrayLike<number>, sigs: readonly number[]): [number, number] {
+  const need = head.length + 2 + 5 * (a.length + b.length + sigs.length + 1);
+  if (scratch.length < need) scratch = Buffer.allocUnsafe(need * 2);
+  let p = scratch.write(head, 0, 'latin1');
+  scratch[p++] = 0x5f;
+  p = writeHexList(a, a.length, p);
+  const aEnd = p;
+  scratch[p++] = 0x5f;
+  p = writeHexList(b, b.length, p);
+  if (sigs.length > 0) {
+    scratch[p++] = 0x5f;
+    p = writeHexList(sigs, sigs.length, p);
+  }
+  return [aEnd, p];
+}
+
 export function ja4(ch: ClientHello, withOriginalHash = false): Ja4Result {
   const ciphers: number[] = [];
-  for (const c of ch.ciphers) if (!isGrease(c)) ciphers.push(c);
+  for (let i = 0; i < ch.ciphers.length; i++) if (!isGrease(ch.ciphers[i])) ciphers.push(ch.ciphers[i]);
   const exts: number[] = [];
-  for (const e of ch.extensions) if (!isGrease(e)) exts.push(e);
+  let hasQuicTp = false;
+  let hasSupportedVersions = false;
+  let hasSni = false;
+  for (let i = 0; i < ch.extensions.length; i++) {
+    const e = ch.extensions[i];
+    if (isGrease(e)) continue;
+    exts.push(e);
+    if (e === EXT_QUIC_TRANSPORT_PARAMETERS) hasQuicTp = true;
+    else if (e === EXT_SUPPORTED_VERSIONS) hasSupportedVersions = true;
+    else if (e === EXT_SERVER_NAME) hasSni = true;
+  }
 
-  const quic = exts.includes(EXT_QUIC_TRANSPORT_PARAMETERS) ? 'q' : 't';
-  const version = tlsVersionCode(helloVersion(ch.version, exts.includes(EXT_SUPPORTED_VERSIONS), ch.supportedVersions));
-  const sni = exts.includes(EXT_SERVER_NAME) ? 'd' : 'i';
+  const quic = hasQuicTp ? 'q' : 't';
+  const version = tlsVersionCode(helloVersion(ch.version, hasSupportedVersions, ch.supportedVersions));
+  const sni = hasSni ? 'd' : 'i';
   const head = `${quic}${version}${sni}${twoDigits(ciphers.length)}${twoDigits(exts.length)}${alpnChars(ch.alpn[0])}`;
+  const h = head.length;
 
-  const sigs = ch.sigAlgs.map(hex4).join(',');
-  const tail = sigs.length ? `_${sigs}` : '';
+  // Sorted form: the fingerprint hashes its two lists (the second with the signature algorithms).
+  const ciphersSorted = sortedCopy(ciphers, false);
+  // Copied out: the second sortedCopy reuses the scratch array.
+  const cs = ciphersSorted.slice();
+  const es = sortedCopy(exts, true);
+  let [aEnd, end] = writeRaw(head, cs, es, ch.sigAlgs);
+  const ja4Value = `${head}_${hash12Bytes(scratch, h + 1, aEnd)}_${hash12Bytes(scratch, aEnd + 1, end)}`;
+  const ja4R = scratch.toString('latin1', 0, end);
 
-  const ciphersOrig = ciphers.map(hex4).join(',');
-  const extsOrig = exts.map(hex4).join(',');
-  const ciphersSorted = ciphers.slice().sort((a, b) => a - b).map(hex4).join(',');
-  const extsSorted = exts.filter((e) => e !== EXT_SERVER_NAME && e !== EXT_ALPN).sort((a, b) => a - b).map(hex4).join(',');
-
-  const r: Ja4Result = {
-    ja4: `${head}_${hash12(ciphersSorted)}_${hash12(extsSorted + tail)}`,
-    ja4_r: `${head}_${ciphersSorted}_${extsSorted}${tail}`,
-    ja4_ro: `${head}_${ciphersOrig}_${extsOrig}${tail}`,
-  };
-  if (withOriginalHash) r.ja4_o = `${head}_${hash12(ciphersOrig)}_${hash12(extsOrig + tail)}`;
+  [aEnd, end] = writeRaw(head, ciphers, exts, ch.sigAlgs);
+  const r: Ja4Result = { ja4: ja4Value, ja4_r: ja4R, ja4_ro: scratch.toString('latin1', 0, end) };
+  if (withOriginalHash) r.ja4_o = `${head}_${hash12Bytes(scratch, h + 1, aEnd)}_${hash12Bytes(scratch, aEnd + 1, end)}`;
   return r;
 }

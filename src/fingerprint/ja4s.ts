@@ -16,6 +16,7 @@ export function ja4s(sh: ServerHello, quic: boolean): Ja4sResult {
   const version = tlsVersionCode(helloVersion(sh.version, sh.extensions.includes(EXT_SUPPORTED_VERSIONS), supported));
   const n = Math.min(99, sh.extensions.length);
   const head = `${quic ? 'q' : 't'}${version}${n < 10 ? '0' : ''}${n}${alpnChars(sh.alpn[0])}_${hex4(sh.cipher)}`;
-  const exts = sh.extensions.map(hex4).join(',');
+  let exts = '';
+  for (let i = 0; i < sh.extensions.length; i++) exts += (i > 0 ? ',' : '') + hex4(sh.extensions[i]);
   return { ja4s: `${head}_${hash12(exts)}`, ja4s_r: `${head}_${exts}` };
 }

@@ -7,7 +7,7 @@
  * structure or lengths are wrong yields null. It reads only what the fingerprint needs, which keeps
  * it in the tens of microseconds per certificate on the sensor's per-connection path.
  */
-import { hash12 } from './hash.js';
+import { hash12Bytes } from './hash.js';
 import { derString, readTlv, TAG_BOOLEAN, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, TAG_SET, type Tlv } from './tls/der.js';
 
 export interface Ja4xResult {
@@ -60,49 +60,102 @@ export function oidHex(dotted: string): string {
   return Buffer.from(out).toString('hex');
 }
 
-/** RDN attribute OIDs of a Name (SEQUENCE OF SET OF SEQUENCE {OID, value}); null if malformed. */
-function nameOids(buf: Buffer, name: Tlv, prefix: string, names: Record<string, string>): string | null {
+/**
+ * Short names by OID content bytes, looked up without making a string per OID: 2.5.4.x (55 04 xx)
+ * by its last byte, the few longer OIDs by comparing bytes. Each entry holds the record keys for
+ * the issuer and the subject (`issuerCommonName`, `subjectCommonName`).
+ */
+type NameKeys = readonly [issuer: string, subject: string];
+const capitalised = (short: string): string => short[0].toUpperCase() + short.slice(1);
+const SHORT_55_04: (NameKeys | undefined)[] = new Array(256);
+const SHORT_LONG: { oid: Buffer; keys: NameKeys }[] = [];
+for (const [hex, short] of Object.entries(SHORT_NAMES)) {
+  const keys: NameKeys = ['issuer' + capitalised(short), 'subject' + capitalised(short)];
+  if (hex.length === 6 && hex.startsWith('5504')) SHORT_55_04[parseInt(hex.slice(4), 16)] = keys;
+  else SHORT_LONG.push({ oid: Buffer.from(hex, 'hex'), keys });
+}
+
+function shortNameKeys(buf: Buffer, start: number, end: number): NameKeys | undefined {
+  const n = end - start;
+  if (n === 3) return buf[start] === 0x55 && buf[start + 1] === 0x04 ? SHORT_55_04[buf[start + 2]] : undefined;
+  for (const e of SHORT_LONG) {
+    if (e.oid.length !== n) continue;
+    let i = 0;
+    while (i < n && e.oid[i] === buf[start + i]) i++;
+    if (i === n) return e.keys;
+  }
+  return undefined;
+}
+
+/**
+ * The raw form `issuer OIDs_subject OIDs_extension OIDs` is written as hex into one scratch buffer,
+ * made a string once and hashed in place (one thread, never re-entered): a hex string per OID and
+ * their concatenations were most of the work of a JA4X.
+ */
+let scratch = Buffer.allocUnsafe(2048);
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Makes room for `need` bytes of scratch, keeping the first `used`. */
+function reserve(need: number, used: number): void {
+  if (scratch.length >= need) return;
+  const next = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+  scratch.copy(next, 0, 0, used);
+  scratch = next;
+}
+
+/** Appends `,` (unless first) and the hex of buf[start, end) at scratch[p]; returns the new end. */
+function writeOidHex(buf: Buffer, start: number, end: number, p: number, first: boolean): number {
+  reserve(p + 1 + 2 * (end - start), p);
+  if (!first) scratch[p++] = 0x2c;
+  for (let i = start; i < end; i++) {
+    scratch[p++] = HEX_DIGITS[buf[i] >> 4];
+    scratch[p++] = HEX_DIGITS[buf[i] & 15];
+  }
+  return p;
+}
+
+/** Writes the RDN attribute OIDs of a Name (SEQUENCE OF SET OF SEQUENCE {OID, value}) at scratch[p]; -1 if malformed. */
+function nameOids(buf: Buffer, name: Tlv, subject: boolean, names: Record<string, string>, p: number): number {
   const rdn: Tlv = { tag: 0, start: 0, end: 0 };
   const atv: Tlv = { tag: 0, start: 0, end: 0 };
   const oid: Tlv = { tag: 0, start: 0, end: 0 };
   const val: Tlv = { tag: 0, start: 0, end: 0 };
-  let out = '';
-  for (let p = name.start; p < name.end; p = rdn.end) {
-    if (!readTlv(buf, p, name.end, rdn) || rdn.tag !== TAG_SET) return null;
+  const from = p;
+  for (let q0 = name.start; q0 < name.end; q0 = rdn.end) {
+    if (!readTlv(buf, q0, name.end, rdn) || rdn.tag !== TAG_SET) return -1;
     for (let q = rdn.start; q < rdn.end; q = atv.end) {
-      if (!readTlv(buf, q, rdn.end, atv) || atv.tag !== TAG_SEQUENCE) return null;
-      if (!readTlv(buf, atv.start, atv.end, oid) || oid.tag !== TAG_OID || oid.end === oid.start) return null;
-      if (!readTlv(buf, oid.end, atv.end, val)) return null;
-      const hex = buf.toString('hex', oid.start, oid.end);
-      out += (out ? ',' : '') + hex;
-      const short = SHORT_NAMES[hex];
-      if (short !== undefined) {
+      if (!readTlv(buf, q, rdn.end, atv) || atv.tag !== TAG_SEQUENCE) return -1;
+      if (!readTlv(buf, atv.start, atv.end, oid) || oid.tag !== TAG_OID || oid.end === oid.start) return -1;
+      if (!readTlv(buf, oid.end, atv.end, val)) return -1;
+      p = writeOidHex(buf, oid.start, oid.end, p, p === from);
+      const keys = shortNameKeys(buf, oid.start, oid.end);
+      if (keys !== undefined) {
         const s = derString(buf, val);
-        if (s !== null) names[prefix + short[0].toUpperCase() + short.slice(1)] = s;
+        if (s !== null) names[keys[subject ? 1 : 0]] = s;
       }
     }
   }
-  return out;
+  return p;
 }
 
-/** Extension OIDs of an Extensions SEQUENCE; null if malformed. */
-function extensionOids(buf: Buffer, exts: Tlv): string | null {
+/** Writes the extension OIDs of an Extensions SEQUENCE at scratch[p] (or only checks it); -1 if malformed. */
+function extensionOids(buf: Buffer, exts: Tlv, p: number, write: boolean): number {
   const ext: Tlv = { tag: 0, start: 0, end: 0 };
   const el: Tlv = { tag: 0, start: 0, end: 0 };
-  let out = '';
-  for (let p = exts.start; p < exts.end; p = ext.end) {
-    if (!readTlv(buf, p, exts.end, ext) || ext.tag !== TAG_SEQUENCE) return null;
-    if (!readTlv(buf, ext.start, ext.end, el) || el.tag !== TAG_OID || el.end === el.start) return null;
-    out += (out ? ',' : '') + buf.toString('hex', el.start, el.end);
+  const from = p;
+  for (let q0 = exts.start; q0 < exts.end; q0 = ext.end) {
+    if (!readTlv(buf, q0, exts.end, ext) || ext.tag !== TAG_SEQUENCE) return -1;
+    if (!readTlv(buf, ext.start, ext.end, el) || el.tag !== TAG_OID || el.end === el.start) return -1;
+    if (write) p = writeOidHex(buf, el.start, el.end, p, p === from);
     let q = el.end;
-    if (!readTlv(buf, q, ext.end, el)) return null;
+    if (!readTlv(buf, q, ext.end, el)) return -1;
     if (tagOf(el) === TAG_BOOLEAN) {
       q = el.end;
-      if (!readTlv(buf, q, ext.end, el)) return null;
+      if (!readTlv(buf, q, ext.end, el)) return -1;
     }
-    if (tagOf(el) !== TAG_OCTET_STRING || el.end !== ext.end) return null;
+    if (tagOf(el) !== TAG_OCTET_STRING || el.end !== ext.end) return -1;
   }
-  return out;
+  return p;
 }
 
 /** Reads the tag afresh (readTlv rewrites the element, which TypeScript's narrowing does not see). */
@@ -132,20 +185,32 @@ export function ja4x(der: Uint8Array): Ja4xResult | null {
   const subject: Tlv = { tag: 0, start: 0, end: 0 };
   if (!readTlv(buf, t.end, tbs.end, subject) || tagOf(subject) !== TAG_SEQUENCE) return null;
   if (!readTlv(buf, subject.end, tbs.end, t) || tagOf(t) !== TAG_SEQUENCE) return null; // subjectPublicKeyInfo
-  let exts = '';
+  // The last extensions block (there is at most one in a valid certificate) is read after the names.
+  const extSeq: Tlv = { tag: 0, start: 0, end: 0 };
+  let hasExts = false;
   for (p = t.end; p < tbs.end; p = t.end) {
     if (!readTlv(buf, p, tbs.end, t)) return null;
     if (tagOf(t) === 0x81 || tagOf(t) === 0x82) continue; // issuer/subject unique IDs
     if (tagOf(t) !== 0xa3) return null;
-    const seq: Tlv = { tag: 0, start: 0, end: 0 };
-    if (!readTlv(buf, t.start, t.end, seq) || tagOf(seq) !== TAG_SEQUENCE || seq.end !== t.end) return null;
-    const e = extensionOids(buf, seq);
-    if (e === null) return null;
-    exts = e;
+    if (!readTlv(buf, t.start, t.end, extSeq) || tagOf(extSeq) !== TAG_SEQUENCE || extSeq.end !== t.end) return null;
+    if (extensionOids(buf, extSeq, 0, false) < 0) return null; // every block must be well-formed
+    hasExts = true;
   }
   const names: Record<string, string> = {};
-  const i = nameOids(buf, issuer, 'issuer', names);
-  const s = nameOids(buf, subject, 'subject', names);
-  if (i === null || s === null) return null;
-  return { ja4x: `${hash12(i)}_${hash12(s)}_${hash12(exts)}`, ja4x_r: `${i}_${s}_${exts}`, names };
+  const iEnd = nameOids(buf, issuer, false, names, 0);
+  if (iEnd < 0) return null;
+  reserve(iEnd + 1, iEnd);
+  scratch[iEnd] = 0x5f;
+  const sEnd = nameOids(buf, subject, true, names, iEnd + 1);
+  if (sEnd < 0) return null;
+  reserve(sEnd + 1, sEnd);
+  scratch[sEnd] = 0x5f;
+  const eEnd = hasExts ? extensionOids(buf, extSeq, sEnd + 1, true) : sEnd + 1;
+  if (eEnd < 0) return null;
+  const raw = scratch.toString('latin1', 0, eEnd);
+  return {
+    ja4x: `${hash12Bytes(scratch, 0, iEnd)}_${hash12Bytes(scratch, iEnd + 1, sEnd)}_${hash12Bytes(scratch, sEnd + 1, eEnd)}`,
+    ja4x_r: raw,
+    names,
+  };
 }

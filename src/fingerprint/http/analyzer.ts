@@ -61,9 +61,10 @@ export class HttpAnalyzer implements Analyzer {
   readonly methods = ['ja4h'] as const;
   readonly wantsStream = true;
 
-  onStream(flow: Flow, fromClient: boolean, bytes: Buffer, gap: boolean, pkt: Packet, ctx: AnalyzerContext): void {
+  onStream(flow: Flow, fromClient: boolean, buf: Buffer, off: number, len: number, gap: boolean, pkt: Packet, ctx: AnalyzerContext): void {
     const st = this.state(flow, ctx);
     if (!fromClient) return;
+    const bytes = off === 0 && len === buf.length ? buf : buf.subarray(off, off + len);
     if (st.tcp === null) st.tcp = new ClientStream(false);
     // Lost bytes break both framings; the rest of this stream is not parsed.
     if (gap) st.tcp.finish();

@@ -38,15 +38,29 @@ export class QuicConnection {
   private clientScidLen = -1;
   private serverScidLen = -1;
   private readonly largest = [[-1, -1], [-1, -1], [-1, -1]];
-  private readonly crypto: OrderedStream[][];
-  private readonly streams = new Map<number, OrderedStream>();
+  /** CRYPTO streams by space * 2 + direction, made on first use (most connections use the Initial space only). */
+  private readonly crypto: (OrderedStream | null)[] = [null, null, null, null, null, null];
+  /** The CRYPTO stream the packet being walked feeds, and the one frame sink that feeds it. */
+  private cryptoTarget: OrderedStream | null = null;
+  private readonly cryptoSink: FrameSink = { crypto: (offset, b, o, l) => this.cryptoTarget?.insert(offset, b, o, l) };
+  /** 1-RTT streams (only with secrets), made on first use: most connections never have one. */
+  private streams: Map<number, OrderedStream> | null = null;
   private readonly keyed = new KeyedCache();
 
   constructor(private readonly events: QuicEvents, private readonly secrets: SecretsStore | null) {
     this.tls = new TlsSession(events, null);
-    this.crypto = [0, 1, 2].map(() => [SERVER, CLIENT].map((d) =>
-      new OrderedStream((b, o, l) => this.tls.pushHandshake(d === CLIENT, b, o, l))));
   }
+
+  private cryptoStream(space: number, d: number): OrderedStream {
+    const i = space * 2 + d;
+    let s = this.crypto[i];
+    if (s === null) {
+      const fromClient = d === CLIENT;
+      s = this.crypto[i] = new OrderedStream((b, o, l) => this.tls.pushHandshake(fromClient, b, o, l));
+    }
+    return s;
+  }
+
 
   /** True when nothing more can be learnt: both hellos in and no secrets to decrypt the rest. */
   get done(): boolean {
@@ -105,10 +119,10 @@ export class QuicConnection {
     const opened = openPacket(buf, p, pnOffset, end, keys, this.largest[space][d]);
     if (!opened) return null;
     if (opened.pn > this.largest[space][d]) this.largest[space][d] = opened.pn;
-    const stream = this.crypto[space][d];
-    walkFrames(opened.payload, 0, opened.payload.length, {
-      crypto: (offset, b, o, l) => stream.insert(offset, b, o, l),
-    });
+    // One sink per connection, not an object and a closure per packet; cryptoTarget says where to.
+    this.cryptoTarget = this.cryptoStream(space, d);
+    walkFrames(opened.payload, 0, opened.payload.length, this.cryptoSink);
+    this.cryptoTarget = null;
     return true;
   }
 
@@ -142,11 +156,12 @@ export class QuicConnection {
     if (!this.events.streamData) return;
     // Both endpoints send on a bidirectional stream: one reassembly per stream and direction.
     const key = id * 2 + d;
-    let s = this.streams.get(key);
+    const streams = this.streams ??= new Map();
+    let s = streams.get(key);
     if (!s) {
-      if (this.streams.size >= MAX_STREAMS) return;
+      if (streams.size >= MAX_STREAMS) return;
       s = new OrderedStream((data, off, len) => this.events.streamData!(d === CLIENT, id, data.subarray(off, off + len), false));
-      this.streams.set(key, s);
+      streams.set(key, s);
     }
     s.insert(offset, b, o, l);
     if (fin && s.delivered === offset + l) this.events.streamData(d === CLIENT, id, Buffer.alloc(0), true);

@@ -28,7 +28,10 @@ export function walkFrames(buf: Buffer, off: number, end: number, sink: FrameSin
     const type = next();
     if (type < 0) return false;
     switch (type) {
-      case 0x00: case 0x01: case 0x1e: break; // PADDING, PING, HANDSHAKE_DONE
+      case 0x00: // PADDING: a client's Initial is padded to 1200 bytes; skip the run in one loop
+        while (p < end && buf[p] === 0) p++;
+        break;
+      case 0x01: case 0x1e: break; // PING, HANDSHAKE_DONE
       case 0x02: case 0x03: { // ACK
         if (!skipVarints(2)) return false;
         const ranges = next();

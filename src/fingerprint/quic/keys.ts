@@ -2,8 +2,8 @@
  * QUIC packet protection keys (RFC 9001 §5, RFC 9369 for v2): Initial secrets from the client's
  * Destination Connection ID, keys from TLS traffic secrets, header protection masks.
  */
-import { createCipheriv } from 'node:crypto';
-import { hkdfExtract, hkdfExpandLabel, type HashName } from '../decrypt/hkdf.js';
+import { createCipheriv, type Cipher } from 'node:crypto';
+import { hkdfExpand, hkdfExtract, type HashName } from '../decrypt/hkdf.js';
 
 export const QUIC_V1 = 0x00000001;
 export const QUIC_V2 = 0x6b3343cf;
@@ -34,6 +34,11 @@ export interface PacketKeys {
   /** The secret these keys came from (for key updates). */
   secret: Buffer;
   version: number;
+  /**
+   * AES-ECB header-protection cipher, made on first use and kept: ECB with padding off is
+   * stateless between 16-byte blocks, so one object serves every packet of the connection.
+   */
+  hpCipher?: Cipher;
 }
 
 function labels(version: number): { key: string; iv: string; hp: string; ku: string } {
@@ -48,17 +53,41 @@ const SUITES: Record<number, { aead: QuicAead; keyLen: number; hash: HashName }>
   0x1303: { aead: 'chacha20-poly1305', keyLen: 32, hash: 'sha256' },
 };
 
+/** The HkdfLabel structure (RFC 8446 §7.1) with an empty context: the `info` of HKDF-Expand-Label. */
+function labelInfo(label: string, length: number): Buffer {
+  const full = Buffer.from(`tls13 ${label}`, 'latin1');
+  const info = Buffer.alloc(2 + 1 + full.length + 1);
+  info.writeUInt16BE(length, 0);
+  info[2] = full.length;
+  full.copy(info, 3);
+  return info;
+}
+
+/**
+ * Every label QUIC derives with an empty context, by label and output length, built once: every
+ * connection derives six keys for its Initials, and rebuilding the same bytes each time was waste.
+ */
+const LABEL_INFOS = new Map<string, Buffer>();
+function expandLabel(hash: HashName, secret: Buffer, label: string, length: number): Buffer {
+  const id = `${label}/${length}`;
+  let info = LABEL_INFOS.get(id);
+  if (info === undefined) {
+    info = labelInfo(label, length);
+    LABEL_INFOS.set(id, info); // bounded: the labels are the constants of this file, the lengths a handful
+  }
+  return hkdfExpand(hash, secret, info, length);
+}
+
 /** Packet keys for a TLS traffic secret under the given cipher suite; null for an unsupported suite. */
 export function keysFromSecret(secret: Buffer, cipher: number, version: number): PacketKeys | null {
   const s = SUITES[cipher];
   if (!s) return null;
   const l = labels(version);
-  const empty = Buffer.alloc(0);
   return {
     aead: s.aead,
-    key: hkdfExpandLabel(s.hash, secret, l.key, empty, s.keyLen),
-    iv: hkdfExpandLabel(s.hash, secret, l.iv, empty, 12),
-    hp: hkdfExpandLabel(s.hash, secret, l.hp, empty, s.keyLen),
+    key: expandLabel(s.hash, secret, l.key, s.keyLen),
+    iv: expandLabel(s.hash, secret, l.iv, 12),
+    hp: expandLabel(s.hash, secret, l.hp, s.keyLen),
     hash: s.hash,
     secret,
     version,
@@ -69,9 +98,9 @@ export function keysFromSecret(secret: Buffer, cipher: number, version: number):
 export function nextGeneration(k: PacketKeys, cipher: number): PacketKeys | null {
   const s = SUITES[cipher];
   if (!s) return null;
-  const secret = hkdfExpandLabel(s.hash, k.secret, labels(k.version).ku, Buffer.alloc(0), k.secret.length);
+  const secret = expandLabel(s.hash, k.secret, labels(k.version).ku, k.secret.length);
   const next = keysFromSecret(secret, cipher, k.version);
-  if (next) next.hp = k.hp;
+  if (next) { next.hp = k.hp; next.hpCipher = k.hpCipher; }
   return next;
 }
 
@@ -85,9 +114,8 @@ export function quicInitialKeys(dcid: Buffer, version: number): InitialKeys | nu
   const salt = initialSalt(version);
   if (!salt) return null;
   const initial = hkdfExtract('sha256', salt, dcid);
-  const empty = Buffer.alloc(0);
-  const client = keysFromSecret(hkdfExpandLabel('sha256', initial, 'client in', empty, 32), 0x1301, version)!;
-  const server = keysFromSecret(hkdfExpandLabel('sha256', initial, 'server in', empty, 32), 0x1301, version)!;
+  const client = keysFromSecret(expandLabel('sha256', initial, 'client in', 32), 0x1301, version)!;
+  const server = keysFromSecret(expandLabel('sha256', initial, 'server in', 32), 0x1301, version)!;
   return { client, server };
 }
 
@@ -97,7 +125,11 @@ export function headerMask(keys: PacketKeys, sample: Buffer): Buffer {
     const c = createCipheriv('chacha20', keys.hp, sample);
     return c.update(Buffer.alloc(5));
   }
-  const c = createCipheriv(keys.aead === 'aes-256-gcm' ? 'aes-256-ecb' : 'aes-128-ecb', keys.hp, null);
-  c.setAutoPadding(false);
+  let c = keys.hpCipher;
+  if (c === undefined) {
+    c = createCipheriv(keys.aead === 'aes-256-gcm' ? 'aes-256-ecb' : 'aes-128-ecb', keys.hp, null);
+    c.setAutoPadding(false);
+    keys.hpCipher = c;
+  }
   return c.update(sample);
 }

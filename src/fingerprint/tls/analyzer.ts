@@ -30,7 +30,7 @@ export function createTlsAnalyzer(_options?: EngineOptions, secrets = new Secret
     name: 'tls',
     methods: ['ja4', 'ja4s', 'ja4x'],
     wantsStream: true,
-    onStream(flow: Flow, fromClient: boolean, bytes: Buffer, gap: boolean, pkt: Packet, ctx: AnalyzerContext): void {
+    onStream(flow: Flow, fromClient: boolean, buf: Buffer, off: number, len: number, gap: boolean, pkt: Packet, ctx: AnalyzerContext): void {
       let st = flow.state[ctx.slot] as TlsFlowState | null | undefined;
       if (st === null) return;
       if (st === undefined) {
@@ -42,7 +42,7 @@ export function createTlsAnalyzer(_options?: EngineOptions, secrets = new Secret
       st.emitter.pkt = pkt;
       st.emitter.ctx = ctx;
       try {
-        s.push(fromClient, bytes);
+        s.push(fromClient, buf, off, len);
       } catch {
         // Parsers are bounds-checked; this only guards the sensor against a bug on hostile input.
         s.abandon();

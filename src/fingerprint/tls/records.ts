@@ -47,14 +47,18 @@ class Carry {
   }
 }
 
+/**
+ * The reader's direction is passed back with each record and message, so one sink (the session)
+ * serves both directions without a closure and a wrapper object per direction and connection.
+ */
 export interface RecordSink {
   /** A whole record body, buf[off, off+len). The buffer is only valid during the call. */
-  record(type: number, version: number, buf: Buffer, off: number, len: number): void;
+  record(dir: number, type: number, version: number, buf: Buffer, off: number, len: number): void;
 }
 
 export interface HandshakeSink {
   /** A whole handshake message body (after its 4-byte header). Only valid during the call. */
-  message(type: number, buf: Buffer, off: number, len: number): void;
+  message(dir: number, type: number, buf: Buffer, off: number, len: number): void;
 }
 
 /** True when buf[off..] starts like a TLS record header of a plausible type, version and length. */
@@ -80,7 +84,7 @@ export class RecordReader {
    * @param syncHandshakeType the handshake type (1 ClientHello, 2 ServerHello) that must open the
    *   first record when the stream does not start with TLS; -1 to require TLS from byte 0.
    */
-  constructor(private readonly sink: RecordSink, private readonly syncHandshakeType = -1) {}
+  constructor(private readonly sink: RecordSink, private readonly dir: number, private readonly syncHandshakeType = -1) {}
 
   push(data: Buffer, off = 0, len = data.length - off): void {
     if (this.dead || len <= 0) return;
@@ -157,7 +161,7 @@ export class RecordReader {
   }
 
   private emit(buf: Buffer, off: number): void {
-    this.sink.record(buf[off], buf.readUInt16BE(off + 1), buf, off + 5, buf.readUInt16BE(off + 3));
+    this.sink.record(this.dir, buf[off], buf.readUInt16BE(off + 1), buf, off + 5, buf.readUInt16BE(off + 3));
   }
 
   private validHeader(buf: Buffer, off: number): boolean {
@@ -176,8 +180,10 @@ export class RecordReader {
       return -1;
     }
     const limit = Math.min(end, off + Math.max(0, MAX_SYNC_SCAN - this.scanned));
-    for (let p = off; p < limit; p++) {
-      if (data[p] === CT_HANDSHAKE && looksLikeRecord(data, p, end, this.syncHandshakeType)) {
+    // indexOf (memchr) finds the candidate bytes: most streams scanned here are not TLS at all
+    // (HTTP, SSH), and a byte-by-byte loop over their first 16 KiB per direction added up.
+    for (let p = data.indexOf(CT_HANDSHAKE, off); p >= 0 && p < limit; p = data.indexOf(CT_HANDSHAKE, p + 1)) {
+      if (looksLikeRecord(data, p, end, this.syncHandshakeType)) {
         this.synced = true;
         return p;
       }
@@ -193,7 +199,7 @@ export class HandshakeReader {
   dead = false;
   private readonly carry = new Carry();
 
-  constructor(private readonly sink: HandshakeSink) {}
+  constructor(private readonly sink: HandshakeSink, private readonly dir: number) {}
 
   push(data: Buffer, off: number, len: number): void {
     if (this.dead) return;
@@ -213,7 +219,7 @@ export class HandshakeReader {
       off += take;
       if (take < need) return;
       const b = this.carry.buf!;
-      this.sink.message(b[0], b, 4, b.readUIntBE(1, 3));
+      this.sink.message(this.dir, b[0], b, 4, b.readUIntBE(1, 3));
       this.carry.consume(this.carry.len);
       if (this.dead) return;
     }
@@ -221,7 +227,7 @@ export class HandshakeReader {
       const mlen = data.readUIntBE(off + 1, 3);
       if (mlen > MAX_HANDSHAKE) { this.fail(); return; }
       if (off + 4 + mlen > end) break;
-      this.sink.message(data[off], data, off + 4, mlen);
+      this.sink.message(this.dir, data[off], data, off + 4, mlen);
       if (this.dead) return;
       off += 4 + mlen;
     }

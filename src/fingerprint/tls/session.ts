@@ -9,6 +9,7 @@ import { parseClientHello, parseServerHello, EXT_ALPN, type ClientHello, type Se
 import { parseCertificateList, decompressCertificate } from './certificate.js';
 import {
   CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HandshakeReader, RecordReader,
+  type HandshakeSink, type RecordSink,
 } from './records.js';
 import { KeyedCache, type SecretsStore } from '../decrypt/secrets.js';
 import { Tls13Direction, tls13Suite, tls12Keys, type Tls12Direction } from '../decrypt/tls.js';
@@ -35,7 +36,7 @@ export interface TlsSessionEvents {
 const CLIENT = 1;
 const SERVER = 0;
 
-export class TlsSession {
+export class TlsSession implements RecordSink, HandshakeSink {
   clientHello: ClientHello | null = null;
   serverHello: ServerHello | null = null;
   /** The negotiated version and cipher (from the last ServerHello, i.e. after a HelloRetryRequest). */
@@ -54,10 +55,19 @@ export class TlsSession {
   private tls12: [Tls12Direction, Tls12Direction] | null = null;
 
   constructor(private readonly events: TlsSessionEvents, private readonly secrets: SecretsStore | null) {
-    const rec = (d: number) => ({ record: (t: number, v: number, b: Buffer, o: number, l: number) => this.onRecord(d, t, v, b, o, l) });
-    const hs = (d: number) => ({ message: (t: number, b: Buffer, o: number, l: number) => this.onMessage(d, t, b, o, l) });
-    this.records = [new RecordReader(rec(SERVER), HS_SERVER_HELLO), new RecordReader(rec(CLIENT), HS_CLIENT_HELLO)];
-    this.handshakes = [new HandshakeReader(hs(SERVER)), new HandshakeReader(hs(CLIENT))];
+    // The session is the sink of all four readers; they pass their direction back.
+    this.records = [new RecordReader(this, SERVER, HS_SERVER_HELLO), new RecordReader(this, CLIENT, HS_CLIENT_HELLO)];
+    this.handshakes = [new HandshakeReader(this, SERVER), new HandshakeReader(this, CLIENT)];
+  }
+
+  /** RecordSink (the record readers'). */
+  record(d: number, type: number, version: number, buf: Buffer, off: number, len: number): void {
+    this.onRecord(d, type, version, buf, off, len);
+  }
+
+  /** HandshakeSink (the handshake readers'). */
+  message(d: number, type: number, buf: Buffer, off: number, len: number): void {
+    this.onMessage(d, type, buf, off, len);
   }
 
   push(fromClient: boolean, data: Buffer, off = 0, len = data.length - off): void {
