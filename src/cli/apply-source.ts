@@ -4,8 +4,10 @@
  * apply it to the database file in one transaction when there is none. Both give the same rows.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import { openSensorDb, type SensorDb } from '../storage/db.js';
+import { acquireWriterLock, type WriterLock } from '../storage/lock.js';
 import {
   applyToDatabase, emptyStats, SourceScan, type ApplyResult, type MergeStats, type ProfileRow, type ProfileSource, type ScanResult,
 } from '../storage/seed.js';
@@ -80,9 +82,13 @@ async function applyLive(client: ControlClient, source: ProfileSource, args: App
 function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: ProgressBar): Applied {
   const dryRun = args['dry-run'] === true;
   let dest: SensorDb | null = null;
+  let lock: WriterLock | null = null;
   try {
     if (dryRun) dest = fs.existsSync(ctx.dbPath) ? openSensorDb(ctx.dbPath, { readonly: true }) : null;
     else {
+      // A sensord that holds the database but could not be reached on its control socket would
+      // write its own counts over ours at its next flush: refuse (busy) rather than lose the seed.
+      if (fs.existsSync(path.dirname(ctx.dbPath))) lock = acquireWriterLock(ctx.dbPath, 'sensorctl');
       dest = openSensorDb(ctx.dbPath, {
         sensorId: ctx.config.sensor_id ?? undefined,
         recover: false,
@@ -95,6 +101,7 @@ function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: Pr
   } finally {
     bar.stop();
     dest?.close();
+    lock?.release();
   }
 }
 

@@ -91,7 +91,7 @@ export function classify(err: unknown): [number, string] {
     return [code, err.message];
   }
   if (err instanceof StorageError) {
-    const code = { SCHEMA_TOO_NEW: EXIT.CONFIG, NOT_SENSOR_DB: EXIT.CONFIG, MISSING: EXIT.NO_INPUT, OPEN_FAILED: EXIT.IO }[err.code as string] ?? EXIT.IO;
+    const code = { SCHEMA_TOO_NEW: EXIT.CONFIG, NOT_SENSOR_DB: EXIT.CONFIG, MISSING: EXIT.NO_INPUT, OPEN_FAILED: EXIT.IO, LOCKED: EXIT.BUSY }[err.code as string] ?? EXIT.IO;
     return [code, err.message];
   }
   if (err instanceof ControlError) {

@@ -2,6 +2,7 @@
  * The sensor's main loop: load the profiles, run capture → fingerprint → profile, print and store
  * alerts, flush on a timer, and on end of input or SIGTERM/SIGINT flush once more and exit 0.
  */
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Flow } from '../capture/flow-table.js';
 import { CaptureError, describeCapture, type CaptureSpec } from '../capture/source.js';
@@ -10,6 +11,7 @@ import { BehaviorProfiler } from '../anomaly/profiler.js';
 import { startFingerprinting, type FingerprintRun } from '../fingerprint/fingerprint-capture.js';
 import type { FingerprintRecord } from '../fingerprint/record.js';
 import { openSensorDb, StorageError, type Logger, type SensorDb } from '../storage/db.js';
+import { acquireWriterLock, type WriterLock } from '../storage/lock.js';
 import { Persister, type FlushReport } from '../storage/persister.js';
 import { loadProfiles } from '../storage/profiles.js';
 import { HealthSampler } from '../health/index.js';
@@ -71,6 +73,7 @@ export class SensorDaemon {
   private feed: ProfileFeed | null = null;
   publisher: MqttPublisher | null = null;
   private health: HealthSampler | null = null;
+  private writerLock: WriterLock | null = null;
   private lastStats = { at: Date.now(), frames: 0, fingerprints: 0, alerts: 0, dayBytes: 0 };
   private lastStatus = { at: Date.now(), frames: 0, bytes: 0 };
 
@@ -84,8 +87,13 @@ export class SensorDaemon {
   async start(): Promise<{ exitCode: number; summary: DaemonSummary | null }> {
     const { config, log } = this.opts;
     try {
+      // One sensord per database, taken before the open (which may move a damaged file aside): a
+      // second one would write its own absolute counts over the first's at every flush.
+      mkdirSync(dirname(this.opts.dbPath), { recursive: true });
+      this.writerLock = acquireWriterLock(this.opts.dbPath, 'this sensord');
       this.store = openSensorDb(this.opts.dbPath, { log, sensorId: config.sensor_id ?? undefined });
     } catch (err) {
+      this.writerLock?.release();
       if (err instanceof StorageError) {
         log('error', err.message);
         return { exitCode: err.code === 'SCHEMA_TOO_NEW' ? EXIT_CONFIG : EXIT_STORAGE, summary: null };
@@ -127,6 +135,7 @@ export class SensorDaemon {
         log('error', err.message);
         this.persister.stop();
         store.close();
+        this.writerLock?.release();
         return { exitCode: EXIT_CONFIG, summary: null };
       }
       throw err;
@@ -291,6 +300,7 @@ export class SensorDaemon {
       this.log('info', 'final flush', { rows: report.rows, alerts: report.alerts, bytes: report.bytes, ms: Math.round(report.durationMs) });
     }
     this.store?.close();
+    this.writerLock?.release();
     return exitCode;
   }
 

@@ -24,6 +24,24 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Who a process is, beyond its pid: the boot and the process's start time (clock ticks since boot,
+ * /proc/PID/stat field 22). The lock sits on the data partition and survives a power cut; after the
+ * reboot its pid may belong to any other process, which must not keep the sensor from starting.
+ * Null where /proc does not tell (then the pid alone is checked).
+ */
+function identity(pid: number): string | null {
+  try {
+    const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses) start after the last ')'.
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return start ? `${boot}/${start}` : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The pid of the live process holding the writer lock of `dbPath`, or null. */
 export function writerLockHolder(dbPath: string): number | null {
   let text: string;
@@ -32,8 +50,14 @@ export function writerLockHolder(dbPath: string): number | null {
   } catch {
     return null;
   }
-  const pid = Number.parseInt(text.trim(), 10);
-  return alive(pid) && pid !== process.pid ? pid : null;
+  const [pidText, recorded] = text.trim().split(/\s+/);
+  const pid = Number.parseInt(pidText ?? '', 10);
+  if (!alive(pid) || pid === process.pid) return null;
+  if (recorded) {
+    const now = identity(pid);
+    if (now !== null && now !== recorded) return null; // the pid was reused (another boot, another process)
+  }
+  return pid;
 }
 
 /**
@@ -45,7 +69,8 @@ export function acquireWriterLock(dbPath: string, who = 'this process'): WriterL
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(lockPath, 'wx');
-      fs.writeSync(fd, `${process.pid}\n`);
+      const id = identity(process.pid);
+      fs.writeSync(fd, id === null ? `${process.pid}\n` : `${process.pid} ${id}\n`);
       fs.closeSync(fd);
       let released = false;
       return {
@@ -54,7 +79,7 @@ export function acquireWriterLock(dbPath: string, who = 'this process'): WriterL
           if (released) return;
           released = true;
           try {
-            if (fs.readFileSync(lockPath, 'utf8').trim() === String(process.pid)) fs.rmSync(lockPath, { force: true });
+            if (fs.readFileSync(lockPath, 'utf8').trim().split(/\s+/)[0] === String(process.pid)) fs.rmSync(lockPath, { force: true });
           } catch { /* already gone */ }
         },
       };

@@ -314,3 +314,16 @@ test('seeding while another process holds the write lock: --wait gives up with e
   expect(exportRows(dest)[1]).toEqual([A, '64240_2-4-8-1-3_1460_7', 90, 101, T0 + 1000]);
   expect(exportRows(dest)[3]).toEqual([A, 'x', 1, 101, T0]);
 });
+
+test('a sensord that holds the database but cannot be reached on its socket: seed refuses (exit 75), nothing changed', () => {
+  const dest = makeSensorDb(path.join(dir, 'dest.db'), [[A, 'x', 1, 1, T0]], 'dest');
+  const src = makeSensorDb(path.join(dir, 'src.db'), SOURCE_ROWS);
+  const before = fileDigest(dest);
+  fs.writeFileSync(`${dest}.lock`, `${process.pid}\n`); // a live process (this test) holds the writer lock
+  const r = cli(['seed', src, '--db', dest]);
+  expect(r.code).toBe(75);
+  expect(r.stderr).toMatch(/dest\.db is in use by another writer \(pid \d+, e\.g\. a running sensord\); stop it before sensorctl writes to it/);
+  expect(fileDigest(dest)).toBe(before);
+  fs.rmSync(`${dest}.lock`);
+  expect(cli(['seed', src, '--db', dest]).code).toBe(0);
+});

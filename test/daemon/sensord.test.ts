@@ -128,6 +128,29 @@ describe('sensord --read - (a pipe) and signals', () => {
   });
 });
 
+describe('one sensord per database', () => {
+  test('a second sensord on the same database refuses to start (exit 4) and writes nothing; the first keeps every count', async () => {
+    const db = path.join(dir, 'sensor.db');
+    const first = startNode(SENSORD, ['--read', '-', '--db', db, '-q', '--flush-interval', '0.2']);
+    const firstDone = collect(first, 30_000);
+    first.stdin?.write(readFileSync(DEMO_PCAP));
+    await waitFor(() => {
+      try { return profileRows(db).some((r) => r.anchor_key === DEVICE_ANCHOR && r.total_seen === 61); } catch { return false; }
+    }, 20_000, 'the first sensord to flush');
+    const before = readFileSync(db);
+    const second = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db, '-q']);
+    expect(second.code).toBe(4);
+    expect(second.stderr).toMatch(/database .*sensor\.db is in use by another writer \(pid \d+/);
+    expect(readFileSync(db).equals(before)).toBe(true);
+    first.stdin?.end();
+    expect((await firstDone).code).toBe(0);
+    expect(profileRows(db).filter((r) => r.anchor_key === DEVICE_ANCHOR).map((r) => r.total_seen)).toEqual([61, 61]);
+    // Its lock is gone with it: the next sensord starts and adds its run, so every count doubles.
+    expect((await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db, '-q'])).code).toBe(0);
+    expect(profileRows(db).filter((r) => r.anchor_key === DEVICE_ANCHOR).map((r) => r.total_seen)).toEqual([122, 122]);
+  });
+});
+
 describe('sensord configuration', () => {
   test('an invalid config is refused with the offending key named, exit 78', async () => {
     const cfg = path.join(dir, 'sensor.yaml');

@@ -17,9 +17,28 @@ test('one writer at a time; a dead holder\'s lock is taken over', () => {
     fs.writeFileSync(`${dbPath}.lock`, `${dead}\n`);
     expect(writerLockHolder(dbPath)).toBeNull();
     const lock = acquireWriterLock(dbPath);
-    expect(fs.readFileSync(lock.path, 'utf8').trim()).toBe(String(process.pid));
+    expect(fs.readFileSync(lock.path, 'utf8').trim().split(' ')[0]).toBe(String(process.pid));
     lock.release();
     expect(fs.existsSync(lock.path)).toBe(false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a lock whose pid now belongs to another process (reboot, pid reuse) is stale; a live holder records who it is', () => {
+  if (!fs.existsSync('/proc/self/stat')) return; // the identity comes from /proc; elsewhere the pid alone is checked
+  const dir = tempDir();
+  try {
+    const dbPath = path.join(dir, 'sensor.db');
+    // Our parent is alive, but the lock says it was started at another boot.
+    fs.writeFileSync(`${dbPath}.lock`, `${process.ppid} 00000000-0000-0000-0000-000000000000/12345\n`);
+    expect(writerLockHolder(dbPath)).toBeNull();
+    fs.writeFileSync(`${dbPath}.lock`, `${process.pid} x\n`); // ourselves: never our own holder
+    expect(writerLockHolder(dbPath)).toBeNull();
+    const lock = acquireWriterLock(dbPath);
+    expect(fs.readFileSync(lock.path, 'utf8')).toMatch(new RegExp(`^${process.pid} [0-9a-f-]{36}/\\d+\\n$`));
+    expect(writerLockHolder(dbPath)).toBeNull(); // held by this process, so not "another" holder
+    lock.release();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
