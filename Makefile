@@ -24,7 +24,7 @@ demo: build
 	@mkdir -p $(dir $(DEMO_DB)) && rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	node dist/daemon/sensord.js --read test/fixtures/demo.pcap --db $(DEMO_DB) --summary
 	@echo; echo "Profiles stored in $(DEMO_DB) (first 8 rows):"
-	@node dist/cli/sensorctl.js export-profiles --db $(DEMO_DB) 2>/dev/null | head -n 8 || true
+	@node dist/cli/sensorctl.js export-profiles --db $(DEMO_DB) | head -n 8
 
 bench: build
 	npm run bench

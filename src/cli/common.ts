@@ -117,12 +117,18 @@ export function run<A extends { json?: boolean }>(handler: (args: A) => Promise<
     try {
       code = (await handler(args)) ?? EXIT.OK;
     } catch (err) {
+      if (errnoCode(err) === 'EPIPE') process.exit(EXIT.OK); // the reader of our output has gone (`| head`)
       const [exitCode, message] = classify(err);
       if (args.json) process.stdout.write(`${JSON.stringify({ outcome: 'error', exit_code: exitCode, error: message })}\n`);
       fail(message, exitCode, err);
     }
     process.exitCode = code;
   };
+}
+
+/** yargs reads a lone `-` positional as ''; the commands take it as standard input. */
+export function stdinOrPath(file: string): string {
+  return file === '' ? '-' : file;
 }
 
 /**

@@ -10,6 +10,14 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { COMMANDS } from './commands/index.js';
 
+// A reader that stops early (`sensorctl export-profiles | head`) closes the pipe: that ends the
+// output, as it does for cat or grep; it is not an error worth a message or a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`sensorctl: cannot write to standard output: ${err.message}\n`);
+  process.exit(74);
+});
+
 const cli = yargs(hideBin(process.argv))
   .scriptName('sensorctl')
   .usage('$0 <command> [options]\n\nOperate a JA4+ sensor: status, alerts, profiles, export/import, seed, backup.\nEvery command takes --db and --config (same defaults as sensord) and --help.')

@@ -5,6 +5,7 @@ import { CaptureError } from '../../capture/source.js';
 import { startFingerprinting } from '../../fingerprint/fingerprint-capture.js';
 import { ALL_METHODS, type FingerprintType } from '../../fingerprint/record.js';
 import { fail, LineWriter } from '../output.js';
+import { stdinOrPath } from '../common.js';
 
 interface Args {
   file: string;
@@ -48,7 +49,8 @@ export const fingerprintCommand: CommandModule<object, Args> = {
       fail((err as Error).message, 2);
     }
     const out = new LineWriter();
-    const spec = args.file === '-' ? { kind: 'stdin' as const } : { kind: 'file' as const, path: args.file };
+    const file = stdinOrPath(args.file);
+    const spec = file === '-' ? { kind: 'stdin' as const } : { kind: 'file' as const, path: file };
     const run = startFingerprinting(spec, (record) => out.line(JSON.stringify(record)), {
       methods, sshWindowPackets: args['ssh-window'],
     }, keyLog);

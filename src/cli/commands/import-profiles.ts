@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { defaultLimits, openJsonlSource } from '../../storage/seed.js';
 import { applySource, reportApply, withApplyOptions, type ApplyArgs } from '../apply-source.js';
-import { context, EXIT_CODES_HELP, run, withDbOptions } from '../common.js';
+import { context, EXIT_CODES_HELP, run, stdinOrPath, withDbOptions } from '../common.js';
 
 interface Args extends ApplyArgs {
   file: string;
@@ -26,7 +26,7 @@ export const importProfilesCommand: CommandModule<object, Args> = {
   handler: run(async (args: Args) => {
     const ctx = context(args);
     // yargs 18 hands a positional "-" over as "" (an empty path names no file anyway).
-    const file = args.file === '' ? '-' : args.file;
+    const file = stdinOrPath(args.file);
     const limits = defaultLimits();
     if (args['max-size'] !== undefined) limits.maxBytes = Math.floor(args['max-size'] * 1024 * 1024);
     const source = await openJsonlSource(file, { destPath: ctx.dbPath, limits, sensorId: args['source-id'] ?? null });
