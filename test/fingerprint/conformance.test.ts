@@ -9,10 +9,8 @@ import { ROOT, SENSORCTL, requireBuild, runNode } from '../helpers/subprocess.js
 
 const checker = path.join(ROOT, '../shared/conformance/check.mjs');
 const present = existsSync(checker);
-if (!present) {
-  // eslint-disable-next-line no-console
-  console.warn(`conformance test skipped: ${checker} not found (the shared conformance suite sits beside the checkout in CI)`);
-}
+// Straight to stderr: jest holds back the console of a file whose tests are all skipped.
+if (!present) process.stderr.write(`conformance test skipped: ${checker} not found (the shared conformance suite sits beside the checkout in CI)\n`);
 
 (present ? test : test.skip)('sensorctl fingerprint matches every reference fingerprint of the shared captures', async () => {
   requireBuild();
