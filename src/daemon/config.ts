@@ -86,8 +86,11 @@ export const DEFAULT_CONFIG: SensorConfig = {
   health: { interval_seconds: 60 },
 };
 
-const positiveNumber = { type: 'number', exclusiveMinimum: 0 } as const;
-const positiveInt = { type: 'integer', minimum: 1 } as const;
+// Every number has an upper bound: YAML's .inf or 1e400 would otherwise pass as a number, and
+// node's timers turn a delay beyond 2^31-1 ms (24.8 days) into 1 ms (a flush loop).
+const DAY_S = 86_400;
+const seconds = (max: number) => ({ type: 'number', exclusiveMinimum: 0, maximum: max }) as const;
+const positiveInt = (max: number) => ({ type: 'integer', minimum: 1, maximum: max }) as const;
 
 const schema = {
   type: 'object',
@@ -99,7 +102,7 @@ const schema = {
     capture_filter: { type: 'string' },
     tcpdump_path: { type: ['string', 'null'], minLength: 1 },
     keylog: { type: ['string', 'null'], minLength: 1 },
-    methods: { type: 'array', uniqueItems: true, items: { enum: [...ALL_METHODS] } },
+    methods: { type: 'array', uniqueItems: true, minItems: 1, items: { enum: [...ALL_METHODS] } },
     pairs: {
       type: 'array',
       maxItems: 30,
@@ -110,33 +113,33 @@ const schema = {
         properties: { anchor: { enum: PAIR_FIELDS }, companion: { enum: PAIR_FIELDS } },
       },
     },
-    min_seen: positiveInt,
+    min_seen: positiveInt(1e9),
     rare_fraction: { type: 'number', minimum: 0, maximum: 1 },
-    alert_window_seconds: { type: 'number', minimum: 0 },
-    flush_interval: positiveNumber,
-    max_flush_interval: positiveNumber,
-    write_budget_mb_per_day: { type: 'number', minimum: 0 },
-    status_interval: positiveNumber,
-    ssh_window_packets: positiveInt,
+    alert_window_seconds: { type: 'number', minimum: 0, maximum: 365 * DAY_S },
+    flush_interval: seconds(DAY_S),
+    max_flush_interval: seconds(DAY_S),
+    write_budget_mb_per_day: { type: 'number', minimum: 0, maximum: 1e7 },
+    status_interval: seconds(DAY_S),
+    ssh_window_packets: positiveInt(1e6),
     caps: {
       type: 'object',
       additionalProperties: false,
-      properties: { max_flows: positiveInt, max_anchors: positiveInt, max_companions_per_anchor: positiveInt },
+      properties: { max_flows: positiveInt(1e7), max_anchors: positiveInt(1e8), max_companions_per_anchor: positiveInt(1e6) },
     },
     flows: {
       type: 'object',
       additionalProperties: false,
-      properties: { tcp_idle_seconds: positiveNumber, udp_idle_seconds: positiveNumber },
+      properties: { tcp_idle_seconds: seconds(7 * DAY_S), udp_idle_seconds: seconds(7 * DAY_S) },
     },
     alerts: {
       type: 'object',
       additionalProperties: false,
-      properties: { max_rows: positiveInt, max_days: positiveNumber },
+      properties: { max_rows: positiveInt(1e8), max_days: seconds(36_500) },
     },
     snapshots: {
       type: 'object',
       additionalProperties: false,
-      properties: { keep: { type: 'integer', minimum: 0 }, interval_hours: positiveNumber },
+      properties: { keep: { type: 'integer', minimum: 0, maximum: 1000 }, interval_hours: seconds(24 * 365) },
     },
     control_socket: { type: ['string', 'null'], minLength: 1 },
     usb_export: { type: 'boolean' },
@@ -186,6 +189,33 @@ function mergeConfig(base: SensorConfig, over: Partial<SensorConfig>): SensorCon
   out.mqtt = { ...base.mqtt, ...over.mqtt };
   if (out.max_flush_interval < out.flush_interval) out.max_flush_interval = out.flush_interval;
   return out;
+}
+
+/**
+ * Settles the profile pairs against the methods that run (after any --methods override). A pair
+ * the sensor can never observe (a method that is off, or a field paired with itself) is a mistake
+ * in a pair list the user wrote: refused, naming it. From the default list it is dropped, so that
+ * `methods: [ja4]` alone still works. Returns what to log.
+ */
+export function settlePairs(config: SensorConfig): string[] {
+  const running = new Set<string>(config.methods);
+  const why = (p: ProfilePair): string | null => {
+    if (p.anchor === p.companion) return `pairs ${p.anchor} with itself`;
+    const off = [p.anchor, p.companion].filter((f) => (ALL_METHODS as readonly string[]).includes(f) && !running.has(f));
+    return off.length ? `needs ${off.join(' and ')}, which ${off.length > 1 ? 'are' : 'is'} not in methods (${config.methods.join(', ') || 'none'})` : null;
+  };
+  const isDefault = JSON.stringify(config.pairs) === JSON.stringify(DEFAULT_PAIRS);
+  const notes: string[] = [];
+  const kept: ProfilePair[] = [];
+  for (const p of config.pairs) {
+    const problem = why(p);
+    if (problem === null) kept.push(p);
+    else if (isDefault) notes.push(`default pair ${p.anchor} -> ${p.companion} left out: it ${problem}`);
+    else throw new ConfigError(`pair ${p.anchor} -> ${p.companion} can never be profiled: it ${problem}`);
+  }
+  config.pairs = kept;
+  if (kept.length === 0 && isDefault) notes.push('no profile pair can be observed with these methods: fingerprints only, no profiles or alerts');
+  return notes;
 }
 
 /**

@@ -6,7 +6,7 @@ import { hideBin } from 'yargs/helpers';
 import { describeCapture, type CaptureSpec } from '../capture/source.js';
 import { parseMethods } from '../cli/commands/fingerprint.js';
 import type { LogLevel } from '../storage/db.js';
-import { ConfigError, loadConfig, resolveDbPath, type SensorConfig } from './config.js';
+import { ConfigError, loadConfig, resolveDbPath, settlePairs, type SensorConfig } from './config.js';
 import { ControlServer, controlSocketPath } from './control-server.js';
 import { EXIT_CONFIG, SensorDaemon } from './daemon.js';
 import { createLogger } from './logger.js';
@@ -76,17 +76,21 @@ try {
   throw err;
 }
 if (argv['flush-interval'] !== undefined) {
-  if (!(argv['flush-interval'] > 0)) configError('--flush-interval must be a positive number of seconds');
+  if (!(argv['flush-interval'] > 0 && argv['flush-interval'] <= 86_400)) configError('--flush-interval must be a number of seconds above 0 and at most 86400 (a day)');
   config.flush_interval = argv['flush-interval'];
   if (config.max_flush_interval < config.flush_interval) config.max_flush_interval = config.flush_interval;
 }
 if (argv['mqtt-url'] !== undefined) config.mqtt = { ...config.mqtt, url: argv['mqtt-url'] };
+let pairNotes: string[] = [];
 try {
   const methods = parseMethods(argv.methods);
   if (methods) config.methods = methods;
+  pairNotes = settlePairs(config);
 } catch (err) {
   configError((err as Error).message);
 }
+
+for (const note of pairNotes) log('info', note);
 
 let capture: CaptureSpec;
 if (argv.read !== undefined) {

@@ -69,7 +69,7 @@ export const healthConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    interval_seconds: { type: 'number', minimum: 1 },
+    interval_seconds: { type: 'number', minimum: 1, maximum: 86_400 },
   },
 } as const;
 

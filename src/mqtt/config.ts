@@ -46,7 +46,8 @@ export const MQTT_DEFAULTS = {
   homeassistant: { enabled: false, discovery_prefix: 'homeassistant' },
 } as const;
 
-const positive = { type: 'number', exclusiveMinimum: 0 } as const;
+// Bounded: YAML's .inf passes as a number, and timers beyond 2^31-1 ms fire after 1 ms.
+const positive = { type: 'number', exclusiveMinimum: 0, maximum: 86_400 } as const;
 
 /** JSON schema of the `mqtt` section; the daemon's config schema embeds it as `properties.mqtt`. */
 export const mqttConfigSchema = {
@@ -83,7 +84,7 @@ export const mqttConfigSchema = {
       additionalProperties: false,
       properties: {
         max_rows: { type: 'integer', minimum: 1 },
-        max_days: positive,
+        max_days: { type: 'number', exclusiveMinimum: 0, maximum: 3650 },
       },
     },
     homeassistant: {

@@ -162,6 +162,33 @@ describe('sensord configuration', () => {
     expect(r.stderr).toMatch(/pairs\.0\.companion: must be one of/);
   });
 
+  test('infinite or absurd numbers are refused with the key named (YAML .inf once became a 1 ms flush loop)', async () => {
+    const cfg = path.join(dir, 'sensor.yaml');
+    writeFileSync(cfg, 'flush_interval: .inf\ncaps: { max_flows: 1e400 }\n');
+    const r = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 's.db'), '--config', cfg]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/flush_interval: must be <= 86400/);
+    expect(r.stderr).toMatch(/caps\.max_flows: must be <= 10000000/);
+    expect(r.stderr).not.toMatch(/TimeoutOverflowWarning/);
+  });
+
+  test('pairs the enabled methods can never observe: refused when written, left out (and said) from the defaults', async () => {
+    const db = path.join(dir, 's.db');
+    const cfg = path.join(dir, 'sensor.yaml');
+    writeFileSync(cfg, 'methods: [ja4]\npairs: [{ anchor: ja4, companion: ja4t }]\n');
+    const refused = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db, '--config', cfg]);
+    expect(refused.code).toBe(78);
+    expect(refused.stderr).toMatch(/pair ja4 -> ja4t can never be profiled: it needs ja4t, which is not in methods \(ja4\)/);
+    writeFileSync(cfg, 'pairs: [{ anchor: ja4, companion: ja4 }]\n');
+    expect((await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db, '--config', cfg])).stderr).toMatch(/pairs ja4 with itself/);
+    // The licensing section's commercial set-up: methods [ja4] with the default pairs keeps client_ip -> ja4.
+    writeFileSync(cfg, 'methods: [ja4]\n');
+    const ja4Only = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db, '--config', cfg, '-q']);
+    expect(ja4Only.code).toBe(0);
+    expect(ja4Only.stderr).toMatch(/default pair ja4 -> ja4t left out: it needs ja4t, which is not in methods \(ja4\)/);
+    expect(new Set(profileRows(db).map((r) => r.anchor_key))).toEqual(new Set([DEVICE_ANCHOR]));
+  });
+
   test('a JSON config takes effect: min_seen and the pair list', async () => {
     const cfg = path.join(dir, 'sensor.json');
     writeFileSync(cfg, JSON.stringify({ min_seen: 1000, pairs: [{ anchor: 'client_ip', companion: 'ja4' }] }));
