@@ -192,3 +192,19 @@ describe('conventions', () => {
     expect(d.stderr).toMatch(/\n\s+at /);
   });
 });
+
+test('status without a daemon: exit 0 with a readable database, a distinct code when there is nothing to report on', () => {
+  const db = makeSensorDb(path.join(dir, 'sensor.db'), [['ja4>ja4t:x', 'y', 1, 1, T0]], 'status-test');
+  expect(cli(['status', '--db', db]).code).toBe(0);
+  const missing = cli(['status', '--db', path.join(dir, 'missing.db')]);
+  expect(missing.code).toBe(66);
+  expect(missing.stdout).toMatch(/database .*missing\.db does not exist/);
+  const newer = path.join(dir, 'newer.db');
+  fs.copyFileSync(db, newer);
+  const conn = new Database(newer);
+  conn.exec("INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'from the future', 0)");
+  conn.close();
+  const tooNew = cli(['status', '--db', newer, '--json']);
+  expect(tooNew.code).toBe(78);
+  expect(json(tooNew).database).toMatchObject({ path: newer });
+});

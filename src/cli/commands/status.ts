@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { openSensorDb, StorageError } from '../../storage/db.js';
 import { dbFacts, type DbFacts } from '../../storage/export.js';
-import { classify, context, EXIT_CODES_HELP, humanBytes, humanDuration, isoTime, run, withDbOptions, type DbArgs } from '../common.js';
+import { classify, context, EXIT, EXIT_CODES_HELP, humanBytes, humanDuration, isoTime, run, withDbOptions, type DbArgs } from '../common.js';
 import { connectDaemon } from '../control-client.js';
 
 type Live = Record<string, unknown> & { last_flush?: Record<string, unknown> | null };
@@ -37,6 +37,7 @@ export const statusCommand: CommandModule<object, DbArgs> = {
     }
     let facts: DbFacts | null = null;
     let dbError: string | null = null;
+    let dbExit: number = EXIT.OK;
     if (fs.existsSync(ctx.dbPath)) {
       try {
         const store = openSensorDb(ctx.dbPath, { readonly: true });
@@ -46,11 +47,15 @@ export const statusCommand: CommandModule<object, DbArgs> = {
           store.close();
         }
       } catch (err) {
-        dbError = err instanceof StorageError ? err.message : classify(err)[1];
+        [dbExit, dbError] = classify(err);
+        if (err instanceof StorageError) dbError = err.message;
       }
     } else {
       dbError = `database ${ctx.dbPath} does not exist (yet)`;
+      dbExit = EXIT.NO_INPUT;
     }
+    // The report is printed either way; the exit code tells a script whether there was anything to report on.
+    const exitCode = live || facts ? EXIT.OK : dbExit;
 
     if (args.json) {
       process.stdout.write(`${JSON.stringify({
@@ -66,7 +71,7 @@ export const statusCommand: CommandModule<object, DbArgs> = {
           : { path: ctx.dbPath, error: dbError },
         config: ctx.configSource,
       })}\n`);
-      return;
+      return exitCode;
     }
     const lines: string[] = [];
     const row = (k: string, v: string) => lines.push(`${k.padEnd(12)}${v}`);
@@ -91,5 +96,6 @@ export const statusCommand: CommandModule<object, DbArgs> = {
       row('database', dbError ?? '-');
     }
     process.stdout.write(`${lines.join('\n')}\n`);
+    return exitCode;
   }),
 };
