@@ -110,16 +110,21 @@ describe('sensord --read on the demo capture', () => {
   });
 });
 
+/** A sensord reading the demo capture from a pipe kept open, as from a live tcpdump, once it has flushed it. */
+async function pipedSensordAfterFlush(db: string) {
+  const child = startNode(SENSORD, ['--read', '-', '--db', db, '-q', '--flush-interval', '0.2']);
+  const done = collect(child, 30_000);
+  child.stdin?.write(readFileSync(DEMO_PCAP));
+  await waitFor(() => {
+    try { return profileRows(db).some((r) => r.anchor_key === DEVICE_ANCHOR && r.total_seen === 61); } catch { return false; }
+  }, 20_000, 'the periodic flush to write the profiles');
+  return { child, done };
+}
+
 describe('sensord --read - (a pipe) and signals', () => {
   test('SIGTERM while reading a pipe flushes what was seen and exits 0', async () => {
     const db = path.join(dir, 'sensor.db');
-    const child = startNode(SENSORD, ['--read', '-', '--db', db, '-q', '--flush-interval', '0.2']);
-    const done = collect(child, 30_000);
-    // Write the capture but keep the pipe open, as a live tcpdump would.
-    child.stdin?.write(readFileSync(DEMO_PCAP));
-    await waitFor(() => {
-      try { return profileRows(db).some((r) => r.anchor_key === DEVICE_ANCHOR && r.total_seen === 61); } catch { return false; }
-    }, 20_000, 'the periodic flush to write the profiles');
+    const { child, done } = await pipedSensordAfterFlush(db);
     child.kill('SIGTERM');
     const r = await done;
     expect(r.code).toBe(0);
@@ -131,12 +136,7 @@ describe('sensord --read - (a pipe) and signals', () => {
 describe('one sensord per database', () => {
   test('a second sensord on the same database refuses to start (exit 4) and writes nothing; the first keeps every count', async () => {
     const db = path.join(dir, 'sensor.db');
-    const first = startNode(SENSORD, ['--read', '-', '--db', db, '-q', '--flush-interval', '0.2']);
-    const firstDone = collect(first, 30_000);
-    first.stdin?.write(readFileSync(DEMO_PCAP));
-    await waitFor(() => {
-      try { return profileRows(db).some((r) => r.anchor_key === DEVICE_ANCHOR && r.total_seen === 61); } catch { return false; }
-    }, 20_000, 'the first sensord to flush');
+    const { child: first, done: firstDone } = await pipedSensordAfterFlush(db);
     const before = readFileSync(db);
     const second = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db, '-q']);
     expect(second.code).toBe(4);
