@@ -30,6 +30,7 @@ bench: build
 	npm run bench
 
 conformance: build
+	@test -f ../shared/conformance/check.mjs || { echo "make conformance: ../shared/conformance/check.mjs not found beside the checkout (FoxIO's reference captures and checker)" >&2; exit 2; }
 	node ../shared/conformance/check.mjs --cmd "node dist/cli/sensorctl.js fingerprint"
 
 clean:
