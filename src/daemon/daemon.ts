@@ -274,9 +274,9 @@ export class SensorDaemon {
     if (this.statsTimer) clearInterval(this.statsTimer);
     this.health?.stop();
     if (this.publisher) {
-      this.publishStats();
-      // Deliver what the broker will take in a moment; the rest stays in the outbox for next start.
-      await this.publisher.stop({ drainMs: 2000 });
+      // Deliver what the broker will take in a moment (the rest stays in the outbox for next start),
+      // then the final stats, then `offline`.
+      await this.publisher.stop({ drainMs: 2000, beforeOffline: () => this.publishStats() });
     }
   }
 

@@ -211,7 +211,7 @@ export class MqttPublisher extends EventEmitter {
    * Delivers what it can within drainMs, announces `offline` (retained), disconnects cleanly and
    * writes the outbox, so undelivered alerts are sent after the next start.
    */
-  async stop(opts: { drainMs?: number } = {}): Promise<void> {
+  async stop(opts: { drainMs?: number; beforeOffline?: () => void } = {}): Promise<void> {
     if (this.state === 'stopped' || this.stopping) return;
     this.stopping = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
@@ -220,6 +220,8 @@ export class MqttPublisher extends EventEmitter {
     if (client && this.state === 'online') {
       await waitFor(() => this.outbox.counters().pending === 0 || this.state !== 'online', opts.drainMs ?? 2000);
       if (this.state === 'online') {
+        // After the drain, so last words such as the final stats count the alerts just delivered.
+        opts.beforeOffline?.();
         await withTimeout(client.publishAsync(this.topics.status, 'offline', { qos: 1, retain: true }), 2000);
         await withTimeout(client.endAsync(false), 2000);
       }

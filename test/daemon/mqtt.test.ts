@@ -36,9 +36,12 @@ test('alerts, stats and status reach the broker; the alert JSON is exactly what 
   const statuses = sub.on('sensor/demo-pi/status').map((m) => m.payload);
   expect(statuses[0]).toBe('online');
   expect(statuses[statuses.length - 1]).toBe('offline');
-  const stats = sub.on('sensor/demo-pi/stats').map((m) => JSON.parse(m.payload) as { packets: number; alerts: number });
+  const stats = sub.on('sensor/demo-pi/stats').map((m) => JSON.parse(m.payload) as { packets: number; alerts: number; mqtt: { alerts_published: number; outbox_pending: number } });
   expect(stats.reduce((n, s) => n + s.packets, 0)).toBe(865);
   expect(stats.reduce((n, s) => n + s.alerts, 0)).toBe(printed.length);
+  // The final stats come after the shutdown drain: they count the alert as delivered, none pending.
+  expect(stats.reduce((n, s) => n + s.mqtt.alerts_published, 0)).toBe(printed.length);
+  expect(stats[stats.length - 1]!.mqtt.outbox_pending).toBe(0);
   await sub.close();
 });
 
