@@ -58,13 +58,6 @@ export class Decoder {
   /** Follow VXLAN/Geneve UDP encapsulation (on by default: a SPAN port often carries it). */
   decapsulateUdpTunnels = true;
 
-  /**
-   * An explicit capture time given to decode() (tests), in a typed array: storing a double into an
-   * object field can allocate a box per packet, which is why the engine passes none.
-   */
-  private readonly tsArg = new Float64Array(1);
-  private hasTsArg = false;
-
   constructor(private readonly defrag = new Ipv4Defragmenter()) {}
 
   get pendingFragments(): number {
@@ -72,12 +65,10 @@ export class Decoder {
   }
 
   /**
-   * `tsUs` (for fragment reassembly timeouts) defaults to pkt.tsUs, read only when a fragment
-   * arrives: a double passed down through every call was boxed per packet.
+   * Decodes into `pkt`. The capture time for fragment reassembly timeouts is pkt.tsUs, set by the
+   * caller and read only when a fragment arrives (a double passed down every call was boxed per packet).
    */
-  decode(linkType: number, buf: Buffer, pkt: Packet, tsUs?: number): boolean {
-    this.hasTsArg = tsUs !== undefined;
-    if (tsUs !== undefined) this.tsArg[0] = tsUs;
+  decode(linkType: number, buf: Buffer, pkt: Packet): boolean {
     pkt.ipVersion = 0;
     pkt.proto = 0;
     pkt.payloadLen = 0;
@@ -189,7 +180,7 @@ export class Decoder {
     if ((flagsFrag & 0x3fff) !== 0) {
       this.stats.fragments++;
       if (ipEnd - off < totalLen) return this.bad();
-      const whole = this.defrag.add(buf, off, headerLen, totalLen, this.hasTsArg ? this.tsArg[0] : pkt.tsUs);
+      const whole = this.defrag.add(buf, off, headerLen, totalLen, pkt.tsUs);
       if (whole === null) return false;
       buf = whole;
       off = 0;

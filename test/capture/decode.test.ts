@@ -14,7 +14,8 @@ const ip6pkt = ipv6({ src: '2001:db8::1', dst: '2001:db8:0:1::2', next: IP_TCP, 
 
 function decode(linkType: number, frame: Buffer, decoder = new Decoder()): { ok: boolean; pkt: Packet; decoder: Decoder } {
   const pkt = new Packet();
-  const ok = decoder.decode(linkType, frame, pkt, 1e12);
+  pkt.tsUs = 1e12;
+  const ok = decoder.decode(linkType, frame, pkt);
   return { ok, pkt, decoder };
 }
 

@@ -10,7 +10,7 @@ const decoder = new Decoder();
 function pkt(frame: Buffer, tsSec = 0): Packet {
   const p = new Packet();
   p.tsUs = tsSec * 1e6;
-  if (!decoder.decode(LINK_ETHERNET, frame, p, p.tsUs)) throw new Error('test frame did not decode');
+  if (!decoder.decode(LINK_ETHERNET, frame, p)) throw new Error('test frame did not decode');
   return p;
 }
 

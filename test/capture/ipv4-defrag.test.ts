@@ -169,7 +169,8 @@ describe('reassembly in the decoder', () => {
     const frags = fragmentIpv4(p, 96);
     const d = new Decoder();
     const pkt = new Packet();
-    const results = [frags[2], frags[0], frags[3], frags[1]].map((f) => d.decode(LINK_RAW, f, pkt, 1));
+    pkt.tsUs = 1;
+    const results = [frags[2], frags[0], frags[3], frags[1]].map((f) => d.decode(LINK_RAW, f, pkt));
     expect(results).toEqual([false, false, false, true]);
     expect(pkt.srcPort).toBe(1234);
     expect(pkt.seq).toBe(5);
@@ -181,7 +182,9 @@ describe('reassembly in the decoder', () => {
   test('a snapped fragment is malformed (it cannot be reassembled)', () => {
     const frags = fragmentIpv4(whole, 64);
     const d = new Decoder();
-    expect(d.decode(LINK_RAW, frags[0].subarray(0, 50), new Packet(), 1)).toBe(false);
+    const pkt = new Packet();
+    pkt.tsUs = 1;
+    expect(d.decode(LINK_RAW, frags[0].subarray(0, 50), pkt)).toBe(false);
     expect(d.stats.malformed).toBe(1);
   });
 });

@@ -86,7 +86,8 @@ export function lengthFields(decoder: Decoder, pkt: Packet, f: CapFrame): Field[
   const out: Field[] = [];
   let ok = false;
   try {
-    ok = decoder.decode(f.linkType, f.data, pkt, f.tsUs);
+    pkt.tsUs = f.tsUs;
+    ok = decoder.decode(f.linkType, f.data, pkt);
   } catch {
     return out;
   }
@@ -280,7 +281,8 @@ interface TcpView {
 function tcpView(decoder: Decoder, pkt: Packet, f: CapFrame): TcpView | null {
   let ok = false;
   try {
-    ok = decoder.decode(f.linkType, f.data, pkt, f.tsUs);
+    pkt.tsUs = f.tsUs;
+    ok = decoder.decode(f.linkType, f.data, pkt);
   } catch {
     return null;
   }
@@ -309,7 +311,8 @@ function tcpPart(f: CapFrame, v: TcpView, from: number, to: number, alter: (() =
 function ipFragments(rand: () => number, decoder: Decoder, pkt: Packet, f: CapFrame): { frames: Buffer[]; how: string } | null {
   let ok = false;
   try {
-    ok = decoder.decode(f.linkType, f.data, pkt, f.tsUs);
+    pkt.tsUs = f.tsUs;
+    ok = decoder.decode(f.linkType, f.data, pkt);
   } catch {
     return null;
   }
