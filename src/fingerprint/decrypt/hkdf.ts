@@ -1,5 +1,6 @@
 /** HKDF (RFC 5869) pieces and TLS 1.3's HKDF-Expand-Label (RFC 8446 §7.1). */
 import * as crypto from 'node:crypto';
+import { oneShotHash } from '../hash.js';
 
 export type HashName = 'sha256' | 'sha384';
 
@@ -7,19 +8,18 @@ export function hashLen(hash: HashName): number {
   return hash === 'sha384' ? 48 : 32;
 }
 
-/**
- * HMAC built from two one-shot hashes (RFC 2104) where crypto.hash exists (Node ≥ 20.12): QUIC
- * derives nine HMACs per connection for its Initial keys, and createHmac's object costs several
- * times the hashing itself. Keys longer than a block are hashed first, as HMAC specifies.
- */
-const oneShot = (crypto as { hash?: typeof crypto.hash }).hash;
-
 /** Pads and message of the HMAC being computed (synchronous, never re-entered), grown as needed. */
 let inner = Buffer.allocUnsafe(128 + 256);
 const outer256 = Buffer.allocUnsafe(64 + 32);
 const outer384 = Buffer.allocUnsafe(128 + 48);
 
+/**
+ * HMAC built from two one-shot hashes (RFC 2104) where crypto.hash exists: QUIC derives nine HMACs
+ * per connection for its Initial keys, and createHmac's object costs several times the hashing
+ * itself. Keys longer than a block are hashed first, as HMAC specifies.
+ */
 export function hmac(hash: HashName, key: Buffer, ...parts: Buffer[]): Buffer {
+  const oneShot = oneShotHash;
   if (!oneShot) {
     const h = crypto.createHmac(hash, key);
     for (const p of parts) h.update(p);
@@ -69,7 +69,8 @@ export function hkdfExpand(hash: HashName, prk: Buffer, info: Buffer, length: nu
   return out;
 }
 
-export function hkdfExpandLabel(hash: HashName, secret: Buffer, label: string, context: Buffer, length: number): Buffer {
+/** The HkdfLabel structure (RFC 8446 §7.1): the `info` of HKDF-Expand-Label. */
+function labelInfo(label: string, context: Buffer, length: number): Buffer {
   const full = Buffer.from(`tls13 ${label}`, 'latin1');
   const info = Buffer.allocUnsafe(2 + 1 + full.length + 1 + context.length);
   info.writeUInt16BE(length, 0);
@@ -77,5 +78,24 @@ export function hkdfExpandLabel(hash: HashName, secret: Buffer, label: string, c
   full.copy(info, 3);
   info[3 + full.length] = context.length;
   context.copy(info, 4 + full.length);
+  return info;
+}
+
+/**
+ * The info of every empty-context label, by label and length, built once: each QUIC connection
+ * derives six keys for its Initials, and rebuilding the same bytes each time was waste. Bounded:
+ * the labels are constants of the callers, the lengths a handful.
+ */
+const EMPTY_CONTEXT_INFOS = new Map<string, Buffer>();
+
+export function hkdfExpandLabel(hash: HashName, secret: Buffer, label: string, context: Buffer, length: number): Buffer {
+  let info: Buffer | undefined;
+  if (context.length === 0) {
+    const id = `${label}/${length}`;
+    info = EMPTY_CONTEXT_INFOS.get(id);
+    if (info === undefined) EMPTY_CONTEXT_INFOS.set(id, info = labelInfo(label, context, length));
+  } else {
+    info = labelInfo(label, context, length);
+  }
   return hkdfExpand(hash, secret, info, length);
 }

@@ -3,7 +3,7 @@
  * Destination Connection ID, keys from TLS traffic secrets, header protection masks.
  */
 import { createCipheriv, type Cipher } from 'node:crypto';
-import { hkdfExpand, hkdfExtract, type HashName } from '../decrypt/hkdf.js';
+import { hkdfExpandLabel, hkdfExtract, type HashName } from '../decrypt/hkdf.js';
 
 export const QUIC_V1 = 0x00000001;
 export const QUIC_V2 = 0x6b3343cf;
@@ -53,30 +53,11 @@ const SUITES: Record<number, { aead: QuicAead; keyLen: number; hash: HashName }>
   0x1303: { aead: 'chacha20-poly1305', keyLen: 32, hash: 'sha256' },
 };
 
-/** The HkdfLabel structure (RFC 8446 §7.1) with an empty context: the `info` of HKDF-Expand-Label. */
-function labelInfo(label: string, length: number): Buffer {
-  const full = Buffer.from(`tls13 ${label}`, 'latin1');
-  const info = Buffer.alloc(2 + 1 + full.length + 1);
-  info.writeUInt16BE(length, 0);
-  info[2] = full.length;
-  full.copy(info, 3);
-  return info;
-}
-
-/**
- * Every label QUIC derives with an empty context, by label and output length, built once: every
- * connection derives six keys for its Initials, and rebuilding the same bytes each time was waste.
- */
-const LABEL_INFOS = new Map<string, Buffer>();
+/** HKDF-Expand-Label with the empty context every QUIC derivation uses. */
 function expandLabel(hash: HashName, secret: Buffer, label: string, length: number): Buffer {
-  const id = `${label}/${length}`;
-  let info = LABEL_INFOS.get(id);
-  if (info === undefined) {
-    info = labelInfo(label, length);
-    LABEL_INFOS.set(id, info); // bounded: the labels are the constants of this file, the lengths a handful
-  }
-  return hkdfExpand(hash, secret, info, length);
+  return hkdfExpandLabel(hash, secret, label, EMPTY, length);
 }
+const EMPTY: Buffer = Buffer.alloc(0);
 
 /** Packet keys for a TLS traffic secret under the given cipher suite; null for an unsupported suite. */
 export function keysFromSecret(secret: Buffer, cipher: number, version: number): PacketKeys | null {

@@ -60,16 +60,6 @@ export class TlsSession implements RecordSink, HandshakeSink {
     this.handshakes = [new HandshakeReader(this, SERVER), new HandshakeReader(this, CLIENT)];
   }
 
-  /** RecordSink (the record readers'). */
-  record(d: number, type: number, version: number, buf: Buffer, off: number, len: number): void {
-    this.onRecord(d, type, version, buf, off, len);
-  }
-
-  /** HandshakeSink (the handshake readers'). */
-  message(d: number, type: number, buf: Buffer, off: number, len: number): void {
-    this.onMessage(d, type, buf, off, len);
-  }
-
   push(fromClient: boolean, data: Buffer, off = 0, len = data.length - off): void {
     this.records[fromClient ? CLIENT : SERVER].push(data, off, len);
   }
@@ -114,7 +104,8 @@ export class TlsSession implements RecordSink, HandshakeSink {
     return this.clientHello !== null && this.keyed.has(this.secrets, this.clientHello.random);
   }
 
-  private onRecord(d: number, type: number, _version: number, buf: Buffer, off: number, len: number): void {
+  /** RecordSink: a whole record from the reader of direction d. */
+  record(d: number, type: number, _version: number, buf: Buffer, off: number, len: number): void {
     if (type === CT_HANDSHAKE) {
       if (!this.ccs[d]) { this.handshakes[d].push(buf, off, len); return; }
       const keys = this.tls12Keys();
@@ -145,7 +136,8 @@ export class TlsSession implements RecordSink, HandshakeSink {
     return offered ? offered.toString('latin1') : null;
   }
 
-  private onMessage(d: number, type: number, buf: Buffer, off: number, len: number): void {
+  /** HandshakeSink: a whole handshake message from the reader of direction d. */
+  message(d: number, type: number, buf: Buffer, off: number, len: number): void {
     switch (type) {
       case HS_CLIENT_HELLO: {
         if (d !== CLIENT || this.clientHello) return; // the first ClientHello wins
