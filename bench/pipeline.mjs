@@ -17,9 +17,12 @@ const SURICATA = { packetsPerSecond: 192096 / 1.0, rssMb: 46 };
 
 async function phase(kind, file, passes = 1) {
   const { CaptureReader } = await import(path.join(root, 'dist/capture/capture-reader.js'));
-  const { FingerprintEngine } = await import(path.join(root, 'dist/fingerprint/engine.js'));
-  const { BehaviorProfiler } = await import(path.join(root, 'dist/anomaly/profiler.js'));
-  const { ProfileFeed } = await import(path.join(root, 'dist/daemon/profile-feed.js'));
+  // The baseline process loads only the reader, so its RSS is the reader's alone.
+  const full = kind === 'walk' ? null : {
+    ...await import(path.join(root, 'dist/fingerprint/engine.js')),
+    ...await import(path.join(root, 'dist/anomaly/profiler.js')),
+    ...await import(path.join(root, 'dist/daemon/profile-feed.js')),
+  };
   const results = [];
   let extra = {};
   // Each pass starts from fresh state (reader, engine, profiler): a later pass differs from the
@@ -29,13 +32,13 @@ async function phase(kind, file, passes = 1) {
     let bytes = 0;
     let onFrame;
     let finish = () => ({});
-    if (kind === 'walk') {
+    if (full === null) {
       onFrame = (f) => { frames++; bytes += f.data.length; };
     } else {
-      const profiler = new BehaviorProfiler({});
-      const feed = new ProfileFeed(profiler);
+      const profiler = new full.BehaviorProfiler({});
+      const feed = new full.ProfileFeed(profiler);
       let fingerprints = 0;
-      const engine = new FingerprintEngine((record, flow) => { fingerprints++; feed.onRecord(record, flow, Date.now()); });
+      const engine = new full.FingerprintEngine((record, flow) => { fingerprints++; feed.onRecord(record, flow, Date.now()); });
       onFrame = (f) => { frames++; bytes += f.data.length; engine.handleFrame(f); };
       finish = () => { engine.finish(); return { fingerprints, profileRows: profiler.rowCount }; };
     }
