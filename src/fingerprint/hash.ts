@@ -23,6 +23,9 @@ export function hash12Bytes(buf: Buffer, start: number, end: number): string {
   return sha256Hex(buf.subarray(start, end)).slice(0, 12);
 }
 
+/** Lower-case hex digits as bytes, for writing raw fingerprint forms straight into a buffer. */
+export const HEX_DIGITS: Buffer = Buffer.from('0123456789abcdef', 'latin1');
+
 /** A 16-bit value as four lower-case hex digits. */
 export function hex4(v: number): string {
   return HEX4[v & 0xffff] ?? (HEX4[v & 0xffff] = v.toString(16).padStart(4, '0'));

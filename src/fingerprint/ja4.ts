@@ -4,7 +4,7 @@
  * extensions without SNI/ALPN "_" signature algorithms in wire order)}`. GREASE is ignored in
  * ciphers, extensions and supported_versions (not in signature algorithms, as the reference does).
  */
-import { hash12Bytes } from './hash.js';
+import { hash12Bytes, HEX_DIGITS } from './hash.js';
 import { isGrease } from './tls/grease.js';
 import {
   EXT_ALPN, EXT_QUIC_TRANSPORT_PARAMETERS, EXT_SERVER_NAME, EXT_SUPPORTED_VERSIONS,
@@ -70,7 +70,6 @@ function twoDigits(n: number): string {
  * One thread, never re-entered, so one scratch buffer serves every call.
  */
 let scratch = Buffer.allocUnsafe(4096);
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
 /** Writes `,`-joined four-digit hex of the values at scratch[p]; returns the new end. */
 function writeHexList(v: ArrayLike<number>, n: number, p: number): number {

@@ -7,7 +7,7 @@
  * structure or lengths are wrong yields null. It reads only what the fingerprint needs, which keeps
  * it in the tens of microseconds per certificate on the sensor's per-connection path.
  */
-import { hash12Bytes } from './hash.js';
+import { hash12Bytes, HEX_DIGITS } from './hash.js';
 import { derString, readTlv, TAG_BOOLEAN, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, TAG_SET, type Tlv } from './tls/der.js';
 
 export interface Ja4xResult {
@@ -93,7 +93,6 @@ function shortNameKeys(buf: Buffer, start: number, end: number): NameKeys | unde
  * their concatenations were most of the work of a JA4X.
  */
 let scratch = Buffer.allocUnsafe(2048);
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
 /** Makes room for `need` bytes of scratch, keeping the first `used`. */
 function reserve(need: number, used: number): void {
