@@ -4,7 +4,6 @@
  * apply it to the database file in one transaction when there is none. Both give the same rows.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Argv } from 'yargs';
 import { openSensorDb, type SensorDb } from '../storage/db.js';
 import { acquireWriterLock, type WriterLock } from '../storage/lock.js';
@@ -88,7 +87,7 @@ function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: Pr
     else {
       // A sensord that holds the database but could not be reached on its control socket would
       // write its own counts over ours at its next flush: refuse (busy) rather than lose the seed.
-      if (fs.existsSync(path.dirname(ctx.dbPath))) lock = acquireWriterLock(ctx.dbPath, 'sensorctl');
+      lock = acquireWriterLock(ctx.dbPath, 'sensorctl');
       dest = openSensorDb(ctx.dbPath, {
         sensorId: ctx.config.sensor_id ?? undefined,
         recover: false,

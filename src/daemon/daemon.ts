@@ -2,7 +2,6 @@
  * The sensor's main loop: load the profiles, run capture → fingerprint → profile, print and store
  * alerts, flush on a timer, and on end of input or SIGTERM/SIGINT flush once more and exit 0.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Flow } from '../capture/flow-table.js';
 import { CaptureError, describeCapture, type CaptureSpec } from '../capture/source.js';
@@ -89,7 +88,6 @@ export class SensorDaemon {
     try {
       // One sensord per database, taken before the open (which may move a damaged file aside): a
       // second one would write its own absolute counts over the first's at every flush.
-      mkdirSync(dirname(this.opts.dbPath), { recursive: true });
       this.writerLock = acquireWriterLock(this.opts.dbPath, 'this sensord');
       this.store = openSensorDb(this.opts.dbPath, { log, sensorId: config.sensor_id ?? undefined });
     } catch (err) {

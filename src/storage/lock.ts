@@ -7,6 +7,7 @@
  * that no longer exists (kill -9, power cut) is taken over.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { StorageError } from './db.js';
 
 export interface WriterLock {
@@ -66,6 +67,8 @@ export function writerLockHolder(dbPath: string): number | null {
  */
 export function acquireWriterLock(dbPath: string, who = 'this process'): WriterLock {
   const lockPath = `${dbPath}.lock`;
+  // As opening the database would: the lock comes first, so it makes the directory.
+  fs.mkdirSync(path.dirname(path.resolve(dbPath)), { recursive: true });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(lockPath, 'wx');
