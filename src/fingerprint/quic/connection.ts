@@ -7,7 +7,7 @@
  */
 import { TlsSession, type TlsSessionEvents } from '../tls/session.js';
 import { KeyedCache, type SecretsStore, type SecretLabel } from '../decrypt/secrets.js';
-import { isSupportedVersion, keysFromSecret, nextGeneration, quicInitialKeys, type PacketKeys } from './keys.js';
+import { isSupportedVersion, keysFromSecret, nextGeneration, quicInitialKeys, type InitialKeys, type PacketKeys } from './keys.js';
 import { openPacket, parseLongHeader, type LongType } from './packet.js';
 import { walkFrames, type FrameSink } from './frames.js';
 import { OrderedStream } from './crypto-stream.js';
@@ -32,7 +32,7 @@ export class QuicConnection {
   /** Set when a datagram could not be read as QUIC at all. */
   notQuic = false;
   private initialDcid: Buffer | null = null;
-  private initial: [PacketKeys, PacketKeys] | null = null;
+  private initial: InitialKeys | null = null;
   private handshakeKeys: [PacketKeys | null, PacketKeys | null] | null = null;
   private appKeys: [PacketKeys | null, PacketKeys | null] | null = null;
   private clientScidLen = -1;
@@ -98,16 +98,16 @@ export class QuicConnection {
     if (type === 'initial') {
       if (d === CLIENT && (!this.initial || !this.initialDcid?.equals(dcid))) {
         // A client's first Initial fixes the keys; a new DCID (after Retry) replaces them.
-        if (!this.initial || this.tryOpen(d, SPACE_INITIAL, this.initial[d], buf, p, pnOffset, end) === null) {
+        if (!this.initial || this.tryOpen(d, SPACE_INITIAL, this.initial.client, buf, p, pnOffset, end) === null) {
           const k = quicInitialKeys(dcid, this.version);
           if (!k) return;
-          this.initial = [k.server, k.client];
+          this.initial = k;
           this.initialDcid = Buffer.from(dcid);
         } else {
           return; // opened with the old keys already
         }
       }
-      keys = this.initial?.[d] ?? null;
+      keys = this.initial?.of(d === CLIENT) ?? null;
     } else if (type === 'handshake') {
       space = SPACE_HANDSHAKE;
       keys = this.secretKeys('handshake')?.[d] ?? null;

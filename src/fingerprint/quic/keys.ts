@@ -85,19 +85,36 @@ export function nextGeneration(k: PacketKeys, cipher: number): PacketKeys | null
   return next;
 }
 
-export interface InitialKeys {
-  client: PacketKeys;
-  server: PacketKeys;
+/**
+ * Initial packet keys for both sides of a connection. Each side's keys are derived on first use:
+ * a capture often holds a client's Initials without the server's (one-sided taps, scanners,
+ * unanswered attempts), and the server side's derivation is four HMACs a connection.
+ */
+export class InitialKeys {
+  private clientKeys: PacketKeys | null = null;
+  private serverKeys: PacketKeys | null = null;
+
+  constructor(private readonly initialSecret: Buffer, private readonly version: number) {}
+
+  get client(): PacketKeys {
+    return this.clientKeys ??= keysFromSecret(expandLabel('sha256', this.initialSecret, 'client in', 32), 0x1301, this.version)!;
+  }
+
+  get server(): PacketKeys {
+    return this.serverKeys ??= keysFromSecret(expandLabel('sha256', this.initialSecret, 'server in', 32), 0x1301, this.version)!;
+  }
+
+  /** The keys that protect the Initials one side sends. */
+  of(fromClient: boolean): PacketKeys {
+    return fromClient ? this.client : this.server;
+  }
 }
 
 /** Initial packet keys for both sides from the client's first Destination Connection ID. */
 export function quicInitialKeys(dcid: Buffer, version: number): InitialKeys | null {
   const salt = initialSalt(version);
   if (!salt) return null;
-  const initial = hkdfExtract('sha256', salt, dcid);
-  const client = keysFromSecret(expandLabel('sha256', initial, 'client in', 32), 0x1301, version)!;
-  const server = keysFromSecret(expandLabel('sha256', initial, 'server in', 32), 0x1301, version)!;
-  return { client, server };
+  return new InitialKeys(hkdfExtract('sha256', salt, dcid), version);
 }
 
 /** The 5-byte header protection mask for a 16-byte sample. */

@@ -67,6 +67,9 @@ export function decodePacketNumber(largest: number, truncated: number, bits: num
   return candidate;
 }
 
+let headerScratch = Buffer.allocUnsafe(256);
+const nonceScratch = Buffer.allocUnsafe(12);
+
 /** Removes header protection and decrypts the packet at buf[off, end); null if it does not authenticate. */
 export function openPacket(buf: Buffer, off: number, pnOffset: number, end: number, keys: PacketKeys, largestPn: number): Opened | null {
   if (pnOffset + 20 > end) return null;
@@ -79,7 +82,12 @@ export function openPacket(buf: Buffer, off: number, pnOffset: number, end: numb
   const long = (buf[off] & 0x80) !== 0;
   const first = buf[off] ^ (mask[0] & (long ? 0x0f : 0x1f));
   const pnLen = (first & 3) + 1;
-  const header = Buffer.from(buf.subarray(off, pnOffset + pnLen));
+  // The unmasked header and the nonce go to OpenSSL, which copies them when the decipher takes
+  // them: one scratch each serves every packet (one thread, never re-entered).
+  const headerLen = pnOffset + pnLen - off;
+  if (headerScratch.length < headerLen) headerScratch = Buffer.allocUnsafe(Math.max(headerLen, 2 * headerScratch.length));
+  const header = headerScratch.subarray(0, headerLen);
+  buf.copy(header, 0, off, pnOffset + pnLen);
   header[0] = first;
   let truncated = 0;
   for (let i = 0; i < pnLen; i++) {
@@ -87,7 +95,8 @@ export function openPacket(buf: Buffer, off: number, pnOffset: number, end: numb
     truncated = truncated * 256 + header[pnOffset - off + i];
   }
   const pn = decodePacketNumber(largestPn, truncated, pnLen * 8);
-  const nonce = Buffer.from(keys.iv);
+  const nonce = nonceScratch;
+  keys.iv.copy(nonce, 0, 0, 12);
   let v = pn;
   for (let i = 11; i >= 4 && v > 0; i--) { nonce[i] ^= v % 256; v = Math.floor(v / 256); }
   const ctStart = pnOffset + pnLen;
