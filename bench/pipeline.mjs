@@ -38,7 +38,8 @@ async function phase(kind, file, passes = 1) {
       const profiler = new full.BehaviorProfiler({});
       const feed = new full.ProfileFeed(profiler);
       let fingerprints = 0;
-      const engine = new full.FingerprintEngine((record, flow) => { fingerprints++; feed.onRecord(record, flow, Date.now()); });
+      // As sensord runs it: records without the reference tool's extra fields (details: false).
+      const engine = new full.FingerprintEngine((record, flow) => { fingerprints++; feed.onRecord(record, flow, Date.now()); }, { details: false });
       onFrame = (f) => { frames++; bytes += f.data.length; engine.handleFrame(f); };
       finish = () => { engine.finish(); return { fingerprints, profileRows: profiler.rowCount }; };
     }

@@ -142,6 +142,7 @@ export class SensorDaemon {
     this.run = startFingerprinting(this.opts.capture, (record, flow) => this.onRecord(record, flow), {
       methods: config.methods,
       sshWindowPackets: config.ssh_window_packets,
+      details: false, // profiles and alerts use the fingerprint values only
       flows: {
         maxFlows: config.caps.max_flows,
         tcpIdleSeconds: config.flows.tcp_idle_seconds,

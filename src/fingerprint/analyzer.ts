@@ -46,6 +46,12 @@ export interface EngineOptions {
   methods: ReadonlySet<FingerprintType>;
   /** JA4SSH: packets per direction per fingerprint window (the spec's default is 200). */
   sshWindowPackets: number;
+  /**
+   * Records carry the reference tool's extra fields (raw forms such as ja4_r, certificate names,
+   * HASSH, SNI) besides the fingerprint. `sensorctl fingerprint` prints them; the daemon profiles
+   * the fingerprint values only, so it switches them off and skips building them.
+   */
+  details: boolean;
 }
 
 export type AnalyzerFactory = (options: EngineOptions) => Analyzer;

@@ -16,6 +16,8 @@ export type RecordHandler = (record: FingerprintRecord, flow: Flow) => void;
 export interface EngineConfig {
   methods?: Iterable<FingerprintType>;
   sshWindowPackets?: number;
+  /** Extra fields in records (EngineOptions.details); on unless switched off. */
+  details?: boolean;
   flows?: Partial<FlowTableOptions>;
   streams?: Partial<StreamLimits>;
   /** Analyzer set override (tests); defaults to every registered family. */
@@ -73,6 +75,7 @@ export class FingerprintEngine {
     this.options = {
       methods: new Set(config.methods ?? ALL_METHODS),
       sshWindowPackets: config.sshWindowPackets ?? 200,
+      details: config.details ?? true,
     };
     this.streamLimits = { ...DEFAULT_STREAM_LIMITS, ...config.streams };
     this.reassemblyBudget = new ReassemblyBudget(this.streamLimits.maxTotalBytes);
@@ -166,7 +169,7 @@ export class FingerprintEngine {
       type, value, frame, transport: flow.transport,
       src: flow.client, src_port: flow.clientPort, dst: flow.server, dst_port: flow.serverPort,
     };
-    if (extra !== undefined) Object.assign(record, extra);
+    if (extra !== undefined && this.options.details) Object.assign(record, extra);
     this.onRecord(record, flow);
   }
 

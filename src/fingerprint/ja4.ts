@@ -13,9 +13,9 @@ import {
 
 export interface Ja4Result {
   ja4: string;
-  /** Raw (unhashed) sorted form, the reference's `ja4_r`. */
+  /** Raw (unhashed) sorted form, the reference's `ja4_r` ('' when the raw forms were not asked for). */
   ja4_r: string;
-  /** Original-order raw form (`ja4_ro`); its hashed form `ja4_o` only when asked for (two more hashes). */
+  /** Original-order raw form (`ja4_ro`, '' when not asked for); its hashed form `ja4_o` only when asked for (two more hashes). */
   ja4_ro: string;
   ja4_o?: string;
 }
@@ -115,7 +115,11 @@ function writeRaw(head: string, a: ArrayLike<number>, b: ArrayLike<number>, sigs
   return [aEnd, p];
 }
 
-export function ja4(ch: ClientHello, withOriginalHash = false): Ja4Result {
+/**
+ * @param withRaw build the raw forms `ja4_r` and `ja4_ro` (the reference tool's output; the daemon
+ *   keeps only the fingerprint, so it skips their strings and the second, original-order pass)
+ */
+export function ja4(ch: ClientHello, withOriginalHash = false, withRaw = true): Ja4Result {
   const ciphers: number[] = [];
   for (let i = 0; i < ch.ciphers.length; i++) if (!isGrease(ch.ciphers[i])) ciphers.push(ch.ciphers[i]);
   const exts: number[] = [];
@@ -144,6 +148,7 @@ export function ja4(ch: ClientHello, withOriginalHash = false): Ja4Result {
   const es = sortedCopy(exts, true);
   let [aEnd, end] = writeRaw(head, cs, es, ch.sigAlgs);
   const ja4Value = `${head}_${hash12Bytes(scratch, h + 1, aEnd)}_${hash12Bytes(scratch, aEnd + 1, end)}`;
+  if (!withRaw && !withOriginalHash) return { ja4: ja4Value, ja4_r: '', ja4_ro: '' };
   const ja4R = scratch.toString('latin1', 0, end);
 
   [aEnd, end] = writeRaw(head, ciphers, exts, ch.sigAlgs);

@@ -17,6 +17,8 @@ export interface Ja4xResult {
   names: Record<string, string>;
 }
 
+const NO_NAMES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 /** Short names the reference prints (x509-parser's OID registry), by OID content hex. */
 const SHORT_NAMES: Record<string, string> = {
   '550403': 'commonName',
@@ -114,7 +116,7 @@ function writeOidHex(buf: Buffer, start: number, end: number, p: number, first: 
 }
 
 /** Writes the RDN attribute OIDs of a Name (SEQUENCE OF SET OF SEQUENCE {OID, value}) at scratch[p]; -1 if malformed. */
-function nameOids(buf: Buffer, name: Tlv, subject: boolean, names: Record<string, string>, p: number): number {
+function nameOids(buf: Buffer, name: Tlv, subject: boolean, names: Record<string, string> | null, p: number): number {
   const rdn: Tlv = { tag: 0, start: 0, end: 0 };
   const atv: Tlv = { tag: 0, start: 0, end: 0 };
   const oid: Tlv = { tag: 0, start: 0, end: 0 };
@@ -127,10 +129,10 @@ function nameOids(buf: Buffer, name: Tlv, subject: boolean, names: Record<string
       if (!readTlv(buf, atv.start, atv.end, oid) || oid.tag !== TAG_OID || oid.end === oid.start) return -1;
       if (!readTlv(buf, oid.end, atv.end, val)) return -1;
       p = writeOidHex(buf, oid.start, oid.end, p, p === from);
-      const keys = shortNameKeys(buf, oid.start, oid.end);
+      const keys = names === null ? undefined : shortNameKeys(buf, oid.start, oid.end);
       if (keys !== undefined) {
         const s = derString(buf, val);
-        if (s !== null) names[keys[subject ? 1 : 0]] = s;
+        if (s !== null) names![keys[subject ? 1 : 0]] = s;
       }
     }
   }
@@ -162,7 +164,8 @@ function tagOf(t: Tlv): number {
   return t.tag;
 }
 
-export function ja4x(der: Uint8Array): Ja4xResult | null {
+/** @param withDetails also return the raw form and the issuer/subject names (the reference tool's extra fields). */
+export function ja4x(der: Uint8Array, withDetails = true): Ja4xResult | null {
   const buf = Buffer.isBuffer(der) ? der : Buffer.from(der.buffer, der.byteOffset, der.byteLength);
   const cert: Tlv = { tag: 0, start: 0, end: 0 };
   const tbs: Tlv = { tag: 0, start: 0, end: 0 };
@@ -195,7 +198,7 @@ export function ja4x(der: Uint8Array): Ja4xResult | null {
     if (extensionOids(buf, extSeq, 0, false) < 0) return null; // every block must be well-formed
     hasExts = true;
   }
-  const names: Record<string, string> = {};
+  const names: Record<string, string> | null = withDetails ? {} : null;
   const iEnd = nameOids(buf, issuer, false, names, 0);
   if (iEnd < 0) return null;
   reserve(iEnd + 1, iEnd);
@@ -206,10 +209,9 @@ export function ja4x(der: Uint8Array): Ja4xResult | null {
   scratch[sEnd] = 0x5f;
   const eEnd = hasExts ? extensionOids(buf, extSeq, sEnd + 1, true) : sEnd + 1;
   if (eEnd < 0) return null;
-  const raw = scratch.toString('latin1', 0, eEnd);
   return {
     ja4x: `${hash12Bytes(scratch, 0, iEnd)}_${hash12Bytes(scratch, iEnd + 1, sEnd)}_${hash12Bytes(scratch, sEnd + 1, eEnd)}`,
-    ja4x_r: raw,
-    names,
+    ja4x_r: withDetails ? scratch.toString('latin1', 0, eEnd) : '',
+    names: names ?? NO_NAMES,
   };
 }

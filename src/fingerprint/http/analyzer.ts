@@ -99,7 +99,7 @@ export class HttpAnalyzer implements Analyzer {
   private emit(flow: Flow, input: Ja4hInput | null, pkt: Packet, ctx: AnalyzerContext): void {
     if (input === null) return;
     const result = ja4h(input);
-    if (result !== null) ctx.emit(flow, 'ja4h', result.ja4h, pkt.frame, { ja4h_r: result.raw });
+    if (result !== null) ctx.emit(flow, 'ja4h', result.ja4h, pkt.frame, ctx.options.details ? { ja4h_r: result.raw } : undefined);
   }
 }
 

@@ -57,6 +57,7 @@ export class SshAnalyzer implements Analyzer {
     const value = st.window.fingerprint();
     st.window.reset();
     if (value === null) return;
+    if (!ctx.options.details) { ctx.emit(flow, 'ja4ssh', value, frame); return; }
     const s = st.session;
     const extra: Record<string, unknown> = {};
     if (s.hassh !== null) extra.hassh = s.hassh;

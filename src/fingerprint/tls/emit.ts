@@ -21,7 +21,9 @@ export class HandshakeEmitter implements TlsSessionEvents {
   clientHello(ch: ClientHello): void {
     const ctx = this.ctx!;
     if (!ctx.enabled('ja4')) return;
-    const r = ja4(ch);
+    const details = ctx.options.details;
+    const r = ja4(ch, false, details);
+    if (!details) { ctx.emit(this.flow, 'ja4', r.ja4, this.pkt!.frame); return; }
     const extra: Record<string, unknown> = { ja4_r: r.ja4_r, ja4_ro: r.ja4_ro };
     if (ch.sni !== null) extra.sni = ch.sni;
     ctx.emit(this.flow, 'ja4', r.ja4, this.pkt!.frame, extra);
@@ -31,16 +33,18 @@ export class HandshakeEmitter implements TlsSessionEvents {
     const ctx = this.ctx!;
     if (!ctx.enabled('ja4s')) return;
     const r = ja4s(sh, this.quic);
-    ctx.emit(this.flow, 'ja4s', r.ja4s, this.pkt!.frame, { ja4s_r: r.ja4s_r });
+    ctx.emit(this.flow, 'ja4s', r.ja4s, this.pkt!.frame, ctx.options.details ? { ja4s_r: r.ja4s_r } : undefined);
   }
 
   certificates(ders: Buffer[], fromClient: boolean): void {
     const ctx = this.ctx!;
     if (!ctx.enabled('ja4x')) return;
+    const details = ctx.options.details;
     for (let i = 0; i < ders.length; i++) {
-      const r = ja4x(ders[i]);
+      const r = ja4x(ders[i], details);
       if (!r) continue;
-      ctx.emit(this.flow, 'ja4x', r.ja4x, this.pkt!.frame, { ja4x_r: r.ja4x_r, chain_index: i, from_client: fromClient, ...r.names });
+      ctx.emit(this.flow, 'ja4x', r.ja4x, this.pkt!.frame,
+        details ? { ja4x_r: r.ja4x_r, chain_index: i, from_client: fromClient, ...r.names } : undefined);
     }
   }
 
