@@ -14,6 +14,9 @@ import { notifyReady, notifyStopping } from './sd-notify.js';
 import { printSummary } from './summary.js';
 import { PipelineWatchdog } from './watchdog.js';
 
+const EXIT_USAGE = 64;
+const SINGLE_VALUED = ['read', 'interface', 'filter', 'db', 'config', 'flush-interval', 'mqtt-url', 'methods', 'keylog', 'log-level'];
+
 /** yargs takes a lone `-` for a positional; `--read -` (standard input) must stay the option's value. */
 function keepStdinDash(args: string[]): string[] {
   const out: string[] = [];
@@ -45,17 +48,22 @@ const argv = await yargs(keepStdinDash(hideBin(process.argv)))
   .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
   .conflicts('read', 'interface')
   .check((a) => {
-    if (a.read === undefined && a.interface === undefined) {
-      // The config may name the interface; checked after loading it.
-      return true;
+    // yargs collects a repeated option into an array; every option here takes one value.
+    for (const name of SINGLE_VALUED) {
+      if (Array.isArray(a[name])) throw new Error(`--${name} was given ${(a[name] as unknown[]).length} times; give it once`);
     }
     return true;
   })
   .example('$0 --read capture.pcapng --db /tmp/sensor.db', 'fingerprint and profile a capture file, then exit')
   .example('tcpdump -i eth0 -U -w - | $0 --read -', 'read a live capture from a pipe')
   .example('$0 --interface eth0 --filter "tcp or udp port 67"', 'capture live (tcpdump must be installed)')
-  .epilog('Exit codes: 0 done (also after SIGTERM/SIGINT, once flushed); 2 unreadable or damaged capture; 3 tcpdump missing or failed; 4 database error; 78 configuration error or database from a newer version. Alerts go to stdout as JSON lines; logs to stderr.')
+  .epilog('Exit codes: 0 done (also after SIGTERM/SIGINT, once flushed); 2 unreadable or damaged capture; 3 tcpdump missing or failed; 4 database error; 64 usage error; 78 configuration error or database from a newer version. Alerts go to stdout as JSON lines; logs to stderr.')
   .strict()
+  .fail((msg, err) => {
+    // Usage errors exit 64 (EX_USAGE), as sensorctl's do, not yargs' 1.
+    process.stderr.write(`sensord: ${msg ?? err?.message}\nRun \`sensord --help\` for usage.\n`);
+    process.exit(EXIT_USAGE);
+  })
   .help()
   .alias('h', 'help')
   .version()

@@ -97,10 +97,17 @@ function inspect(file: string, check = true): Inspection {
     throw new StorageError('OPEN_FAILED', `cannot open database ${file}: ${(err as Error).message}`);
   }
   try {
-    const header = Buffer.alloc(16);
-    const n = fs.readSync(fd, header, 0, 16, 0);
+    if (fs.fstatSync(fd).isDirectory()) throw new StorageError('OPEN_FAILED', `database path ${file} is a directory; name a file in it`);
+    const head = Buffer.alloc(512);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
     if (n === 0) return { state: 'ok', version: 0, foreign: false }; // an empty file is an empty database
-    if (n < 16 || !header.equals(SQLITE_HEADER)) return { state: 'corrupt', reason: 'not a SQLite database' };
+    if (n < 16 || !head.subarray(0, 16).equals(SQLITE_HEADER)) {
+      // Text where the header should be, with no snapshot of ours beside it, is a wrong --db (a
+      // config, a log), not a database the card damaged (that leaves zeros or noise): refuse it
+      // and leave it where it is.
+      if (looksLikeText(head, n) && listSnapshots(file).length === 0) throw new StorageError('NOT_SENSOR_DB', `${file} is a text file, not a sensor database; it was not modified (check --db / db_path)`);
+      return { state: 'corrupt', reason: 'not a SQLite database' };
+    }
   } finally {
     fs.closeSync(fd);
   }
@@ -116,6 +123,15 @@ function inspect(file: string, check = true): Inspection {
   } finally {
     db?.close();
   }
+}
+
+/** True when the first bytes are all printable ASCII or whitespace (tab, newline, carriage return). */
+function looksLikeText(buf: Buffer, n: number): boolean {
+  for (let i = 0; i < n; i++) {
+    const b = buf[i];
+    if ((b < 0x20 || b > 0x7e) && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;
+  }
+  return true;
 }
 
 /** True when the filesystem holding `file` has no free blocks left. */

@@ -206,6 +206,24 @@ describe('sensord configuration', () => {
     expect(r.stderr).toMatch(/nothing to capture/);
   });
 
+  test('usage errors exit 64 with the problem named: an unknown option, an option given twice', async () => {
+    const unknown = await runNode(SENSORD, ['--read', DEMO_PCAP, '--bogus']);
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toMatch(/Unknown argument: bogus/);
+    const twice = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'a.db'), '--db', path.join(dir, 'b.db')]);
+    expect(twice.code).toBe(64);
+    expect(twice.stderr).toMatch(/--db was given 2 times; give it once/);
+  });
+
+  test('a text file named as the database is refused (exit 4) and left as it was', async () => {
+    const cfg = path.join(dir, 'sensor.yaml');
+    writeFileSync(cfg, 'min_seen: 5\n');
+    const r = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', cfg, '-q']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/sensor\.yaml is a text file, not a sensor database; it was not modified/);
+    expect(readFileSync(cfg, 'utf8')).toBe('min_seen: 5\n');
+  });
+
   test('the database file is left alone when the DB is not a sensor DB', async () => {
     const db = path.join(dir, 'other.db');
     const other = new Database(db);

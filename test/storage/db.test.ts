@@ -93,9 +93,25 @@ describe('schema', () => {
 });
 
 describe('start-up recovery', () => {
-  test('a file that is not SQLite is moved aside (never deleted) and the sensor starts empty', () => {
+  test('a text file as the database (a wrong --db) is refused and left exactly where and as it was', () => {
+    const dbPath = path.join(dir, 'sensor.yaml');
+    fs.writeFileSync(dbPath, 'mqtt:\n  url: mqtt://broker:1883\nmin_seen: 50\n');
+    const original = sha(dbPath);
+    expect(() => openSensorDb(dbPath)).toThrow(/is a text file, not a sensor database; it was not modified/);
+    expect(sha(dbPath)).toBe(original);
+    expect(fs.readdirSync(dir)).toEqual(['sensor.yaml']);
+  });
+
+  test('a directory as the database is refused with a message naming it', () => {
+    expect(() => openSensorDb(dir)).toThrow(/is a directory/);
+  });
+
+  test('a file whose header the card damaged (not SQLite, not text) is moved aside (never deleted) and the sensor starts empty', () => {
     const dbPath = path.join(dir, 'sensor.db');
-    fs.writeFileSync(dbPath, 'this is not a database, it is a text file that someone copied here\n'.repeat(100));
+    // Zeros and noise where the header was: what a failing card leaves, unlike a text file.
+    const damaged = Buffer.alloc(8192);
+    for (let i = 100; i < damaged.length; i++) damaged[i] = (i * 7919) & 0xff;
+    fs.writeFileSync(dbPath, damaged);
     const original = sha(dbPath);
     const { log, lines } = collectingLogger();
     const store = openSensorDb(dbPath, { log });
