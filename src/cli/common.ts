@@ -2,6 +2,7 @@
  * What every sensorctl command shares: exit codes, the --db/--config/--socket options with the
  * daemon's defaults, turning errors into one line and an exit code, and time parsing.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { ConfigError, loadConfig, resolveDbPath, type SensorConfig } from '../daemon/config.js';
@@ -124,6 +125,18 @@ export function run<A extends { json?: boolean }>(handler: (args: A) => Promise<
     }
     process.exitCode = code;
   };
+}
+
+/**
+ * Refuses an output file that cannot be created before any work starts: its directory missing
+ * (exit 74, create it first) or the name taken by a directory (usage error).
+ */
+export function checkOutputFile(file: string, what: string): void {
+  const dir = path.dirname(path.resolve(file));
+  const dirStat = fs.statSync(dir, { throwIfNoEntry: false });
+  if (!dirStat) throw new CliError(EXIT.IO, `cannot write ${what} ${file}: directory ${dir} does not exist (create it first)`);
+  if (!dirStat.isDirectory()) throw new CliError(EXIT.IO, `cannot write ${what} ${file}: ${dir} is not a directory`);
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(EXIT.USAGE, `${file} is a directory; name the ${what} file to write`);
 }
 
 /** yargs reads a lone `-` positional as ''; the commands take it as standard input. */

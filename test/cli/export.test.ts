@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSensorDb } from '../../src/storage/db.js';
-import { T0, cli, exportRows, fileDigest, json, makeSensorDb, tempDir, type Row } from './helpers.js';
+import { DEMO_PCAP, T0, cli, exportRows, fileDigest, json, makeSensorDb, tempDir, type Row } from './helpers.js';
 
 const A = 'ja4>ja4t:t13d1516h2_8daaf6152771_02713d6af862';
 const H = 'ja4>ja4h:t13d1516h2_8daaf6152771_02713d6af862';
@@ -172,6 +172,37 @@ describe('conventions', () => {
     expect(bad.code).toBe(78);
     expect(bad.stderr).toMatch(/^sensorctl: .*bad\.yaml: invalid configuration: min_seen: must be >= 1\n$/);
     expect(cli(['completion']).stdout).toMatch(/sensorctl/);
+  });
+
+  test('an output file that cannot be created is refused up front with what to do, and nothing is written', () => {
+    const db = makeSensorDb(path.join(dir, 'out.db'), ROWS);
+    const missingDir = path.join(dir, 'no-such-dir');
+    for (const args of [['backup', path.join(missingDir, 'b.db')], ['export-profiles', '-o', path.join(missingDir, 'x.jsonl')]]) {
+      const r = cli([...args, '--db', db]);
+      expect(r.code).toBe(74);
+      expect(r.stderr).toMatch(new RegExp(`directory ${missingDir} does not exist \\(create it first\\)`));
+    }
+    const target = path.join(dir, 'a-directory');
+    fs.mkdirSync(target);
+    const intoDir = cli(['export-profiles', '-o', target, '--db', db]);
+    expect(intoDir.code).toBe(64);
+    expect(intoDir.stderr).toMatch(/is a directory; name the export file to write/);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  test('fingerprint: an unknown method or a bad --ssh-window is a usage error (64); a missing key log exits 66', () => {
+    const method = cli(['fingerprint', '--methods', 'ja4,foo', DEMO_PCAP]);
+    expect(method.code).toBe(64);
+    expect(method.stderr).toMatch(/unknown fingerprint method "foo"/);
+    for (const w of ['0', '2.5', '-3']) {
+      const r = cli(['fingerprint', `--ssh-window=${w}`, DEMO_PCAP]);
+      expect(r.code).toBe(64);
+      expect(r.stderr).toMatch(/--ssh-window must be a whole number of packets from 1/);
+    }
+    const keylog = cli(['fingerprint', '--keylog', path.join(dir, 'none.keys'), DEMO_PCAP]);
+    expect(keylog.code).toBe(66);
+    expect(keylog.stderr).toMatch(/cannot read key-log file .*none\.keys: no such file/);
+    expect(cli(['fingerprint', '--help']).stdout).toMatch(/Exit codes: 0 done; 2 capture missing/);
   });
 
   test('--db and --config defaults are the daemon\'s: SENSOR_DB, then the config db_path', () => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { openSensorDb } from '../../storage/db.js';
 import { backupDatabase, BackupError } from '../../storage/export.js';
-import { CliError, context, EXIT, EXIT_CODES_HELP, humanBytes, run, withDbOptions, type DbArgs } from '../common.js';
+import { checkOutputFile, CliError, context, EXIT, EXIT_CODES_HELP, humanBytes, run, withDbOptions, type DbArgs } from '../common.js';
 import { flushDaemonIfRunning } from '../daemon-flush.js';
 
 interface Args extends DbArgs {
@@ -36,6 +36,7 @@ export const backupCommand: CommandModule<object, Args> = {
     }
     if (destStat && !args.force) throw new CliError(EXIT.USAGE, `${args.dest} exists; choose a new name or pass --force to replace it`);
     if (destStat && !destStat.isFile()) throw new CliError(EXIT.USAGE, `${args.dest} exists and is not a regular file`);
+    checkOutputFile(args.dest, 'backup');
     const flushed = args.flush ? await flushDaemonIfRunning(ctx) : false;
     const store = openSensorDb(ctx.dbPath, { readonly: true });
     try {

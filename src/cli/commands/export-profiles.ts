@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { openSensorDb } from '../../storage/db.js';
 import { AtomicFileSink, StreamSink, writeExport, type ExportFormat } from '../../storage/export.js';
-import { context, EXIT_CODES_HELP, parseTime, run, withDbOptions, type DbArgs } from '../common.js';
+import { checkOutputFile, context, EXIT_CODES_HELP, parseTime, run, withDbOptions, type DbArgs } from '../common.js';
 import { flushDaemonIfRunning } from '../daemon-flush.js';
 
 interface Args extends DbArgs {
@@ -33,6 +33,7 @@ export const exportProfilesCommand: CommandModule<object, Args> = {
   handler: run(async (args: Args) => {
     const ctx = context(args);
     const since = args.since !== undefined ? parseTime(args.since) : undefined;
+    if (args.output !== undefined) checkOutputFile(args.output, 'export');
     if (args.flush) await flushDaemonIfRunning(ctx);
     const store = openSensorDb(ctx.dbPath, { readonly: true });
     store.db.pragma('cache_size = -4096'); // rows are read once, in order: a small cache keeps RSS down

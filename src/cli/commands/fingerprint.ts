@@ -5,7 +5,7 @@ import { CaptureError } from '../../capture/source.js';
 import { startFingerprinting } from '../../fingerprint/fingerprint-capture.js';
 import { ALL_METHODS, type FingerprintType } from '../../fingerprint/record.js';
 import { fail, LineWriter } from '../output.js';
-import { stdinOrPath } from '../common.js';
+import { EXIT, stdinOrPath } from '../common.js';
 
 interface Args {
   file: string;
@@ -38,15 +38,29 @@ export const fingerprintCommand: CommandModule<object, Args> = {
       .option('keylog', { type: 'string', describe: 'NSS key-log file with TLS/QUIC secrets for decryption' })
       .option('ssh-window', { type: 'number', describe: 'JA4SSH window in packets per direction (default 200)' })
       .example('$0 fingerprint capture.pcapng', 'all fingerprints, one JSON object per line')
-      .example('$0 fingerprint --methods ja4,ja4t capture.pcap | jq .value', 'only JA4 and JA4T') as unknown as Argv<Args>,
+      .example('$0 fingerprint --methods ja4,ja4t capture.pcap | jq .value', 'only JA4 and JA4T')
+      .epilog('Exit codes: 0 done; 2 capture missing, unreadable or damaged (the fingerprints up to the damage are printed); ' +
+        '64 usage error (unknown method, bad --ssh-window); 66 key-log file missing; 77 key-log file not readable; 1 unexpected error.') as unknown as Argv<Args>,
   handler: async (args) => {
     let methods: FingerprintType[] | undefined;
     let keyLog: Buffer | undefined;
     try {
       methods = parseMethods(args.methods);
-      if (args.keylog) keyLog = readFileSync(args.keylog);
     } catch (err) {
-      fail((err as Error).message, 2);
+      fail((err as Error).message, EXIT.USAGE);
+    }
+    const sshWindow = args['ssh-window'];
+    if (sshWindow !== undefined && !(Number.isInteger(sshWindow) && sshWindow >= 1 && sshWindow <= 1_000_000)) {
+      fail(`--ssh-window must be a whole number of packets from 1 to 1000000 (got ${args['ssh-window']})`, EXIT.USAGE);
+    }
+    if (args.keylog) {
+      try {
+        keyLog = readFileSync(args.keylog);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const exit = code === 'ENOENT' ? EXIT.NO_INPUT : code === 'EACCES' || code === 'EPERM' ? EXIT.NO_PERMISSION : EXIT.IO;
+        fail(`cannot read key-log file ${args.keylog}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, exit);
+      }
     }
     const out = new LineWriter();
     const file = stdinOrPath(args.file);
