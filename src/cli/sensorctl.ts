@@ -18,7 +18,24 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(74);
 });
 
-const cli = yargs(hideBin(process.argv))
+/**
+ * `--since -5d` would reach yargs as the flags -5 and -d ("Unknown arguments: 5, d"); joined to
+ * `--since=-5d`, the value gets to the time parser, whose message says what a time looks like.
+ */
+function keepOptionValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--since' && i + 1 < args.length && /^-[0-9.]/.test(args[i + 1])) {
+      out.push(`--since=${args[i + 1]}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
+}
+
+const cli = yargs(keepOptionValues(hideBin(process.argv)))
   .scriptName('sensorctl')
   .usage('$0 <command> [options]\n\nOperate a JA4+ sensor: status, alerts, profiles, export/import, seed, backup.\nEvery command takes --db and --config (same defaults as sensord) and --help.')
   .option('debug', { type: 'boolean', default: false, describe: 'print stack traces on errors' })

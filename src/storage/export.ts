@@ -370,6 +370,6 @@ export function dbFacts(db: Database.Database, file: string): DbFacts {
     alerts: alerts.n,
     lastAlertAt: alerts.last,
     seedsApplied: one<{ n: number }>("SELECT COUNT(*) AS n FROM seed_ledger WHERE source_digest NOT LIKE '%:%'").n,
-    lastWriteAt: Math.max(main?.mtimeMs ?? 0, wal?.mtimeMs ?? 0),
+    lastWriteAt: Math.floor(Math.max(main?.mtimeMs ?? 0, wal?.mtimeMs ?? 0)), // whole ms, like every other time in the output
   };
 }

@@ -148,6 +148,10 @@ describe('alerts', () => {
     expect(some.map((l) => (JSON.parse(l) as { alert: { companion: string } }).alert.companion)).toEqual(['c2', 'c4']);
     expect(cli(['alerts', '--db', file, '--since', new Date(T0 + 3 * 3600_000).toISOString()]).stdout.trim().split('\n')).toHaveLength(2);
     expect(cli(['alerts', '--db', file, '--kind', 'bogus']).code).toBe(64);
+    // A negative age reaches the time parser (not yargs' "Unknown arguments: 5, d").
+    const negative = cli(['alerts', '--db', file, '--since', '-5d']);
+    expect(negative.code).toBe(64);
+    expect(negative.stderr).toMatch(/cannot read the time "-5d": use ISO 8601/);
   });
 });
 
@@ -227,6 +231,9 @@ describe('conventions', () => {
 test('status without a daemon: exit 0 with a readable database, a distinct code when there is nothing to report on', () => {
   const db = makeSensorDb(path.join(dir, 'sensor.db'), [['ja4>ja4t:x', 'y', 1, 1, T0]], 'status-test');
   expect(cli(['status', '--db', db]).code).toBe(0);
+  const facts = json(cli(['status', '--db', db, '--json'])).database as { last_write_at: number; profile_rows: number };
+  expect(facts.profile_rows).toBe(1);
+  expect(Number.isInteger(facts.last_write_at)).toBe(true); // milliseconds, as every other time in the output
   const missing = cli(['status', '--db', path.join(dir, 'missing.db')]);
   expect(missing.code).toBe(66);
   expect(missing.stdout).toMatch(/database .*missing\.db does not exist/);
