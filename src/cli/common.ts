@@ -127,16 +127,59 @@ export function run<A extends { json?: boolean }>(handler: (args: A) => Promise<
   };
 }
 
+const DATABASE_COMPANIONS = ['', '-wal', '-shm', '-journal', '.lock', '.sock'];
+
+/** The database at `dbPath` (by its name and its real path) and its companion files, as [path, suffix]. */
+function databaseFiles(dbPath: string): [string, string][] {
+  const abs = path.resolve(dbPath);
+  let real = abs;
+  try { real = fs.realpathSync(abs); } catch { /* not there yet: its own name */ }
+  return [...new Set([abs, real])].flatMap((p) => DATABASE_COMPANIONS.map((suffix): [string, string] => [p + suffix, suffix]));
+}
+
+function realPathOf(file: string): string {
+  const abs = path.resolve(file);
+  try {
+    return fs.realpathSync(abs);
+  } catch {
+    // Not there yet: the real directory and the new name (a dangling symlink is refused by the caller).
+    try { return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs)); } catch { return abs; }
+  }
+}
+
 /**
- * Refuses an output file that cannot be created before any work starts: its directory missing
- * (exit 74, create it first) or the name taken by a directory (usage error).
+ * Checks an output file before any work starts and returns the path to write (through a symlink to
+ * its target, so the link keeps pointing at the new file). Refused: an empty name and a directory
+ * (usage errors, 64); a missing directory (74, create it first); a name that exists and is not a
+ * regular file, such as a device or a pipe, which an atomic rename would replace (64, use
+ * standard output and redirect); and the database itself or any of its companion files (-wal,
+ * -shm, lock, socket), by name, through a symlink or as a hard link (64): a rename over it would
+ * destroy the profiles.
  */
-export function checkOutputFile(file: string, what: string): void {
-  const dir = path.dirname(path.resolve(file));
+export function resolveOutputFile(file: string, what: string, dbPath: string): string {
+  if (file === '') throw new CliError(EXIT.USAGE, `the ${what} file name is empty; name the file to write`);
+  const link = fs.lstatSync(file, { throwIfNoEntry: false });
+  const target = realPathOf(file);
+  if (link?.isSymbolicLink() && !fs.existsSync(target)) throw new CliError(EXIT.USAGE, `${file} is a symlink to a missing file; name the ${what} file itself`);
+  const dir = path.dirname(target);
   const dirStat = fs.statSync(dir, { throwIfNoEntry: false });
   if (!dirStat) throw new CliError(EXIT.IO, `cannot write ${what} ${file}: directory ${dir} does not exist (create it first)`);
   if (!dirStat.isDirectory()) throw new CliError(EXIT.IO, `cannot write ${what} ${file}: ${dir} is not a directory`);
-  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(EXIT.USAGE, `${file} is a directory; name the ${what} file to write`);
+  const stat = fs.statSync(target, { throwIfNoEntry: false });
+  if (stat?.isDirectory()) throw new CliError(EXIT.USAGE, `${file} is a directory; name the ${what} file to write`);
+  const clash = databaseFiles(dbPath).find(([p]) => {
+    if (p === target) return true;
+    const s = stat && fs.statSync(p, { throwIfNoEntry: false });
+    return !!s && s.dev === stat.dev && s.ino === stat.ino;
+  });
+  if (clash !== undefined) {
+    const which = clash[1] === '' ? 'the sensor database itself' : `the sensor database's ${clash[1].replace(/^[.-]/, '')} file`;
+    throw new CliError(EXIT.USAGE, `${file} is ${which}; name a new file for the ${what}`);
+  }
+  if (stat && !stat.isFile()) {
+    throw new CliError(EXIT.USAGE, `${file} exists and is not a regular file (a device, pipe or socket would be replaced); write to standard output and redirect instead`);
+  }
+  return target;
 }
 
 /** yargs reads a lone `-` positional as ''; the commands take it as standard input. */

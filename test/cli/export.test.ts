@@ -194,6 +194,54 @@ describe('conventions', () => {
     expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
+  test('an output that would replace the database, one of its files, or a device is refused; symlinks are written through; - is stdout', () => {
+    const db = makeSensorDb(path.join(dir, 's.db'), ROWS);
+    const digest = fileDigest(db);
+    fs.writeFileSync(`${db}.lock`, '999999999\n'); // a stale lock: a file of the database all the same
+    fs.symlinkSync(db, path.join(dir, 'link.db'));
+    fs.linkSync(db, path.join(dir, 'hard.db'));
+    const refusals: [string[], RegExp][] = [
+      [['export-profiles', '-o', db], /s\.db is the sensor database itself; name a new file for the export/],
+      [['export-profiles', '-o', path.join(dir, 'link.db')], /link\.db is the sensor database itself/],
+      [['export-profiles', '-o', path.join(dir, 'hard.db')], /hard\.db is the sensor database itself/],
+      [['export-profiles', '-o', path.join(dir, 'sub', '..', 's.db')], /is the sensor database itself/],
+      [['export-profiles', '-o', `${db}.lock`], /is the sensor database's lock file/],
+      [['export-profiles', '-o', `${db}-wal`], /is the sensor database's wal file/],
+      [['export-profiles', '-o', ''], /the export file name is empty/],
+      [['backup', path.join(dir, 'link.db'), '--force'], /link\.db is the sensor database itself; name a new file for the backup/],
+      [['backup', path.join(dir, 'hard.db'), '--force'], /is the sensor database itself/],
+      [['backup', '', '--force'], /the backup file name is empty/],
+    ];
+    fs.mkdirSync(path.join(dir, 'sub'));
+    if (fs.existsSync('/dev/null')) refusals.push([['export-profiles', '-o', '/dev/null'], /\/dev\/null exists and is not a regular file .*write to standard output and redirect instead/]);
+    fs.symlinkSync(path.join(dir, 'gone.jsonl'), path.join(dir, 'dangling.jsonl'));
+    refusals.push([['export-profiles', '-o', path.join(dir, 'dangling.jsonl')], /is a symlink to a missing file/]);
+    for (const [args, message] of refusals) {
+      const r = cli([...args, '--db', db]);
+      expect({ args, code: r.code }).toEqual({ args, code: 64 });
+      expect(r.stderr).toMatch(message);
+    }
+    expect(fileDigest(db)).toBe(digest);
+    expect(fs.lstatSync(path.join(dir, 'link.db')).isSymbolicLink()).toBe(true);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
+    // The database opened through the symlink is refused as an output too.
+    expect(cli(['export-profiles', '--db', path.join(dir, 'link.db'), '-o', db]).stderr).toMatch(/is the sensor database itself/);
+
+    // A symlink to an earlier export is written through: the link stays, its target gets the rows.
+    const latest = path.join(dir, 'exports', 'latest.jsonl');
+    fs.mkdirSync(path.dirname(latest));
+    fs.writeFileSync(path.join(dir, 'exports', 'day1.jsonl'), 'old\n');
+    fs.symlinkSync('day1.jsonl', latest);
+    expect(cli(['export-profiles', '--db', db, '-o', latest]).code).toBe(0);
+    expect(fs.lstatSync(latest).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'exports', 'day1.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
+
+    const stdout = cli(['export-profiles', '--db', db, '-o', '-']);
+    expect(stdout.code).toBe(0);
+    expect(stdout.stdout.trim().split('\n')).toHaveLength(3);
+    expect(fs.existsSync(path.join(process.cwd(), '-'))).toBe(false);
+  });
+
   test('fingerprint: an unknown method or a bad --ssh-window is a usage error (64); a missing key log exits 66', () => {
     const method = cli(['fingerprint', '--methods', 'ja4,foo', DEMO_PCAP]);
     expect(method.code).toBe(64);

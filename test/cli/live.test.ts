@@ -153,7 +153,7 @@ test('backup while the daemon runs is consistent and verified; it seeds another 
   expect(cli(['seed', dest, '--db', other]).code).toBe(0);
   expect(exportRows(other)).toEqual(exportRows(db));
   expect(cli(['backup', dest, '--db', db]).code).toBe(64);
-  expect(cli(['backup', db, '--db', db]).stderr).toMatch(/is the database itself/);
+  expect(cli(['backup', db, '--db', db]).stderr).toMatch(/is the sensor database itself/);
   expect(await d.end()).toBe(0);
 });
 

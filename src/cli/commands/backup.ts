@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { openSensorDb } from '../../storage/db.js';
 import { backupDatabase, BackupError } from '../../storage/export.js';
-import { checkOutputFile, CliError, context, EXIT, EXIT_CODES_HELP, humanBytes, run, withDbOptions, type DbArgs } from '../common.js';
+import { resolveOutputFile, CliError, context, EXIT, EXIT_CODES_HELP, humanBytes, run, withDbOptions, type DbArgs } from '../common.js';
 import { flushDaemonIfRunning } from '../daemon-flush.js';
 
 interface Args extends DbArgs {
@@ -29,18 +29,12 @@ export const backupCommand: CommandModule<object, Args> = {
       ) as unknown as Argv<Args>,
   handler: run(async (args: Args) => {
     const ctx = context(args);
-    const destStat = fs.statSync(args.dest, { throwIfNoEntry: false });
-    const dbStat = fs.statSync(ctx.dbPath, { throwIfNoEntry: false });
-    if (destStat && dbStat && destStat.dev === dbStat.dev && destStat.ino === dbStat.ino) {
-      throw new CliError(EXIT.USAGE, `backup destination ${args.dest} is the database itself; name a new file`);
-    }
-    if (destStat && !args.force) throw new CliError(EXIT.USAGE, `${args.dest} exists; choose a new name or pass --force to replace it`);
-    if (destStat && !destStat.isFile()) throw new CliError(EXIT.USAGE, `${args.dest} exists and is not a regular file`);
-    checkOutputFile(args.dest, 'backup');
+    const dest = resolveOutputFile(args.dest, 'backup', ctx.dbPath);
+    if (fs.existsSync(dest) && !args.force) throw new CliError(EXIT.USAGE, `${args.dest} exists; choose a new name or pass --force to replace it`);
     const flushed = args.flush ? await flushDaemonIfRunning(ctx) : false;
     const store = openSensorDb(ctx.dbPath, { readonly: true });
     try {
-      const r = await backupDatabase(store.db, args.dest);
+      const r = await backupDatabase(store.db, dest);
       if (args.json) {
         process.stdout.write(`${JSON.stringify({ outcome: 'done', exit_code: 0, path: r.path, bytes: r.bytes, profile_rows: r.profileRows, journal_rows: r.journalRows, alerts: r.alerts, schema_version: r.schemaVersion, sensor_id: r.sensorId, check: r.check, daemon_flushed: flushed, ms: Math.round(r.ms) })}\n`);
       } else {
