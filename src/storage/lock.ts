@@ -5,6 +5,10 @@
  * second writer (e.g. `sensorctl seed` while sensord runs) would be overwritten or lost. The daemon
  * holds `NAME.lock` (its pid) while it runs; other writers check it first. A lock left by a process
  * that no longer exists (kill -9, power cut) is taken over.
+ *
+ * The lock belongs to the file, not to the name it was opened by: it sits beside the real path (a
+ * symlink to the database finds the same lock), and a database with more than one hard link is
+ * refused to writers, since each name would get its own lock and its own -wal file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -43,11 +47,25 @@ function identity(pid: number): string | null {
   }
 }
 
+/** The lock file of the database at `dbPath`: beside its real path, whatever symlinks lead there. */
+export function writerLockPath(dbPath: string): string {
+  const abs = path.resolve(dbPath);
+  try {
+    return `${fs.realpathSync(abs)}.lock`;
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(abs)), `${path.basename(abs)}.lock`);
+    } catch {
+      return `${abs}.lock`; // the directory does not exist yet either
+    }
+  }
+}
+
 /** The pid of the live process holding the writer lock of `dbPath`, or null. */
 export function writerLockHolder(dbPath: string): number | null {
   let text: string;
   try {
-    text = fs.readFileSync(`${dbPath}.lock`, 'utf8');
+    text = fs.readFileSync(writerLockPath(dbPath), 'utf8');
   } catch {
     return null;
   }
@@ -66,9 +84,14 @@ export function writerLockHolder(dbPath: string): number | null {
  * it. Release it at shutdown (it is also safe to leave behind: a dead holder's lock is taken over).
  */
 export function acquireWriterLock(dbPath: string, who = 'this process'): WriterLock {
-  const lockPath = `${dbPath}.lock`;
   // As opening the database would: the lock comes first, so it makes the directory.
   fs.mkdirSync(path.dirname(path.resolve(dbPath)), { recursive: true });
+  const links = fs.statSync(dbPath, { throwIfNoEntry: false })?.nlink ?? 1;
+  if (links > 1) {
+    throw new StorageError('OPEN_FAILED', `database ${dbPath} has ${links} hard links; writers through different names would not see each other's lock ` +
+      `and SQLite keeps a separate -wal file for each name, so it is refused: remove the other links (find / -samefile ${dbPath}) or copy the file`);
+  }
+  const lockPath = writerLockPath(dbPath);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(lockPath, 'wx');

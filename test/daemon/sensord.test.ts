@@ -2,7 +2,7 @@
  * sensord end to end: the real daemon as a subprocess on the project's demo capture (real loopback
  * traffic), a real SQLite file, restarts, damage, signals and bad configuration.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -141,6 +141,17 @@ describe('one sensord per database', () => {
     const second = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db, '-q']);
     expect(second.code).toBe(4);
     expect(second.stderr).toMatch(/database .*sensor\.db is in use by another writer \(pid \d+/);
+    // The same file by another name is the same database: through a symlink the lock is found,
+    // and a hard link (its own lock and -wal name) is refused outright.
+    symlinkSync(db, path.join(dir, 'link.db'));
+    const viaLink = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'link.db'), '-q']);
+    expect(viaLink.code).toBe(4);
+    expect(viaLink.stderr).toMatch(/link\.db is in use by another writer \(pid \d+/);
+    linkSync(db, path.join(dir, 'hard.db'));
+    const viaHardLink = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'hard.db'), '-q']);
+    expect(viaHardLink.code).toBe(4);
+    expect(viaHardLink.stderr).toMatch(/hard\.db has 2 hard links; .*remove the other links/);
+    rmSync(path.join(dir, 'hard.db'));
     expect(readFileSync(db).equals(before)).toBe(true);
     first.stdin?.end();
     expect((await firstDone).code).toBe(0);
