@@ -8,9 +8,9 @@ import type { Argv } from 'yargs';
 import { openSensorDb, type SensorDb } from '../storage/db.js';
 import { acquireWriterLock, type WriterLock } from '../storage/lock.js';
 import {
-  applyToDatabase, emptyStats, SourceScan, type ApplyResult, type MergeStats, type ProfileRow, type ProfileSource, type ScanResult,
+  applyToDatabase, defaultLimits, emptyStats, SourceScan, type ApplyResult, type MergeStats, type ProfileRow, type ProfileSource, type ScanResult, type SourceLimits,
 } from '../storage/seed.js';
-import { EXIT, type Context, type DbArgs } from './common.js';
+import { checkNumber, EXIT, type Context, type DbArgs } from './common.js';
 import { connectDaemon, type ControlClient } from './control-client.js';
 import { progressBar, type ProgressBar } from './progress.js';
 
@@ -30,6 +30,15 @@ export function withApplyOptions<T>(y: Argv<T>): Argv<T & ApplyArgs> {
     .option('wait', { type: 'number', default: 10, describe: 'seconds to wait for a database locked by another writer before giving up (exit 75)' })
     .option('max-size', { type: 'number', describe: 'largest source accepted, in MiB (default 512)' })
     .option('progress', { type: 'boolean', describe: 'progress bar on stderr (default: on a terminal, for sources of 50,000 rows or more)' }) as Argv<T & ApplyArgs>;
+}
+
+/** The row limits of a source, with --max-size; --wait and --max-size checked (usage error). */
+export function sourceLimits(args: ApplyArgs): SourceLimits {
+  checkNumber(args.wait, 'wait', { min: 0, max: 86_400, unit: 'seconds' });
+  checkNumber(args['max-size'], 'max-size', { min: 1, max: 1_048_576, unit: 'MiB' });
+  const limits = defaultLimits();
+  if (args['max-size'] !== undefined) limits.maxBytes = Math.floor(args['max-size'] * 1024 * 1024);
+  return limits;
 }
 
 const CHUNK_ROWS = 2048;

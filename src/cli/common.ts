@@ -182,6 +182,17 @@ export function resolveOutputFile(file: string, what: string, dbPath: string): s
   return target;
 }
 
+/**
+ * A numeric option checked before any work: yargs turns `abc` into NaN and passes 1e400 as
+ * Infinity, which would otherwise surface as a database error. Usage error (64) naming the range.
+ */
+export function checkNumber(value: number | undefined, option: string, range: { min: number; max: number; integer?: boolean; unit?: string }): void {
+  if (value === undefined) return;
+  if (Number.isFinite(value) && value >= range.min && value <= range.max && (!range.integer || Number.isInteger(value))) return;
+  const what = range.integer ? 'a whole number' : 'a number';
+  throw new CliError(EXIT.USAGE, `--${option} must be ${what} from ${range.min} to ${range.max}${range.unit ? ` ${range.unit}` : ''}`);
+}
+
 /** yargs reads a lone `-` positional as ''; the commands take it as standard input. */
 export function stdinOrPath(file: string): string {
   return file === '' ? '-' : file;

@@ -35,12 +35,29 @@ function keepOptionValues(args: string[]): string[] {
   return out;
 }
 
+/** A command line that cannot run, found by a check of ours: exits 64 like yargs' own usage errors. */
+class UsageError extends Error {}
+
+/**
+ * No sensorctl option takes a list: one given twice (`--db a --db b`, often a script that appends
+ * to a default command line) is a usage error naming it, not an array reaching the handler.
+ */
+function givenOnce(argv: Record<string, unknown>): true {
+  for (const [key, value] of Object.entries(argv)) {
+    // Skip yargs' positional list, one-letter aliases and camelCase copies (each has a long name too).
+    if (key === '_' || key.length === 1 || key !== key.toLowerCase() || !Array.isArray(value)) continue;
+    throw new UsageError(`--${key} was given ${value.length} times; give it once`);
+  }
+  return true;
+}
+
 const cli = yargs(keepOptionValues(hideBin(process.argv)))
   .scriptName('sensorctl')
   .usage('$0 <command> [options]\n\nOperate a JA4+ sensor: status, alerts, profiles, export/import, seed, backup.\nEvery command takes --db and --config (same defaults as sensord) and --help.')
   .option('debug', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
   .demandCommand(1, 'name a command (see --help)')
   .strict()
+  .check(givenOnce, true)
   .completion('completion', 'print a bash/zsh completion script')
   .recommendCommands()
   .help()
@@ -48,12 +65,12 @@ const cli = yargs(keepOptionValues(hideBin(process.argv)))
   .version()
   .wrap(Math.min(100, process.stdout.columns ?? 100))
   .fail((msg, err) => {
-    if (err) {
+    if (err && !(err instanceof UsageError)) {
       process.stderr.write(`sensorctl: ${err.message}\n`);
       if (process.argv.includes('--debug') && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exit(1);
     }
-    process.stderr.write(`sensorctl: ${msg}\n`);
+    process.stderr.write(`sensorctl: ${msg ?? err?.message}\n`);
     process.stderr.write('Run `sensorctl --help` for usage.\n');
     process.exit(64);
   });

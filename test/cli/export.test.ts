@@ -242,6 +242,40 @@ describe('conventions', () => {
     expect(fs.existsSync(path.join(process.cwd(), '-'))).toBe(false);
   });
 
+  test('an option given twice and a number out of range are usage errors (64) naming the option; nothing is changed', () => {
+    const db = makeSensorDb(path.join(dir, 's.db'), ROWS);
+    const digest = fileDigest(db);
+    const jsonl = path.join(dir, 'rows.jsonl');
+    fs.writeFileSync(jsonl, cli(['export-profiles', '--db', db]).stdout);
+    const cases: [string[], RegExp][] = [
+      [['status', '--db', db, '--db', db], /--db was given 2 times; give it once/],
+      [['export-profiles', '--db', db, '-o', 'a', '-o', 'b'], /--output was given 2 times/],
+      [['export-profiles', '--db', db, '--format', 'csv', '--format', 'jsonl'], /--format was given 2 times/],
+      [['seed', db, '--db', db, '--wait', '1', '--wait', '2'], /--wait was given 2 times/],
+      [['alerts', '--db', db, '--limit', '1.5'], /--limit must be a whole number from 0 to 10000000 alerts/],
+      [['alerts', '--db', db, '--limit', '1e400'], /--limit must be a whole number/],
+      [['alerts', '--db', db, '--limit', 'many'], /--limit must be a whole number/],
+      [['profiles', '--db', db, '--top', '0'], /--top must be a whole number from 1 to 1000000/],
+      [['profiles', '--db', db, '--top', '2.5'], /--top must be a whole number/],
+      [['profiles', '--db', db, '--top', '1e400'], /--top must be a whole number/],
+      [['import-profiles', jsonl, '--db', db, '--wait', 'abc'], /--wait must be a number from 0 to 86400 seconds/],
+      [['import-profiles', jsonl, '--db', db, '--wait', '1e10'], /--wait must be a number/],
+      [['import-profiles', jsonl, '--db', db, '--wait=-5'], /--wait must be a number/],
+      [['import-profiles', jsonl, '--db', db, '--max-size=-1'], /--max-size must be a number from 1 to 1048576 MiB/],
+      [['import-profiles', jsonl, '--db', db, '--max-size', '1e309'], /--max-size must be a number/],
+      [['seed', jsonl, '--db', db, '--max-size', 'abc'], /--max-size must be a number/],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 64 });
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/unexpected|TypeError|    at /);
+    }
+    expect(fileDigest(db)).toBe(digest);
+    expect(cli(['profiles', '--db', db, '--top', '1']).code).toBe(0);
+    expect(cli(['alerts', '--db', db, '--limit', '0']).code).toBe(0);
+  });
+
   test('fingerprint: an unknown method or a bad --ssh-window is a usage error (64); a missing key log exits 66', () => {
     const method = cli(['fingerprint', '--methods', 'ja4,foo', DEMO_PCAP]);
     expect(method.code).toBe(64);

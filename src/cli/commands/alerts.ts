@@ -3,7 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { AlertRecord } from '../../anomaly/alert.js';
 import { openSensorDb } from '../../storage/db.js';
 import { queryAlerts } from '../../storage/export.js';
-import { CliError, context, EXIT, EXIT_CODES_HELP, isoTime, parseTime, run, withDbOptions, type DbArgs } from '../common.js';
+import { checkNumber, CliError, context, EXIT, EXIT_CODES_HELP, isoTime, parseTime, run, withDbOptions, type DbArgs } from '../common.js';
 import { connectDaemon } from '../control-client.js';
 import { LineWriter } from '../output.js';
 
@@ -38,7 +38,7 @@ export const alertsCommand: CommandModule<object, Args> = {
       .epilog(EXIT_CODES_HELP) as unknown as Argv<Args>,
   handler: run(async (args: Args) => {
     const ctx = context(args);
-    if (!(args.limit >= 0)) throw new CliError(EXIT.USAGE, '--limit must be 0 or more');
+    checkNumber(args.limit, 'limit', { min: 0, max: 10_000_000, integer: true, unit: 'alerts' });
     const since = args.since !== undefined ? parseTime(args.since) : undefined;
     const out = new LineWriter();
     // Subscribe before reading the table, so nothing raised in between is missed; duplicates are dropped.

@@ -1,7 +1,7 @@
 /** `sensorctl import-profiles FILE|-`: add profiles from export-profiles output (JSON lines), once. */
 import type { Argv, CommandModule } from 'yargs';
-import { defaultLimits, openJsonlSource } from '../../storage/seed.js';
-import { applySource, reportApply, withApplyOptions, type ApplyArgs } from '../apply-source.js';
+import { openJsonlSource } from '../../storage/seed.js';
+import { applySource, reportApply, sourceLimits, withApplyOptions, type ApplyArgs } from '../apply-source.js';
 import { context, EXIT_CODES_HELP, run, stdinOrPath, withDbOptions } from '../common.js';
 
 interface Args extends ApplyArgs {
@@ -27,8 +27,7 @@ export const importProfilesCommand: CommandModule<object, Args> = {
     const ctx = context(args);
     // yargs 18 hands a positional "-" over as "" (an empty path names no file anyway).
     const file = stdinOrPath(args.file);
-    const limits = defaultLimits();
-    if (args['max-size'] !== undefined) limits.maxBytes = Math.floor(args['max-size'] * 1024 * 1024);
+    const limits = sourceLimits(args);
     const source = await openJsonlSource(file, { destPath: ctx.dbPath, limits, sensorId: args['source-id'] ?? null });
     try {
       const report = await applySource(ctx, source, args);

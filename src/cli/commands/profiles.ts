@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { openSensorDb } from '../../storage/db.js';
 import { anchorCompanionCount, anchorCompanions, findAnchors, topAnchors } from '../../storage/export.js';
-import { CliError, context, EXIT, EXIT_CODES_HELP, isoTime, run, withDbOptions, type DbArgs } from '../common.js';
+import { checkNumber, CliError, context, EXIT, EXIT_CODES_HELP, isoTime, run, withDbOptions, type DbArgs } from '../common.js';
 import { flushDaemonIfRunning } from '../daemon-flush.js';
 
 interface Args extends DbArgs {
@@ -26,7 +26,7 @@ export const profilesCommand: CommandModule<object, Args> = {
       .epilog('A companion whose fraction is below rare_fraction (config) is marked "rare"; an anchor seen fewer than min_seen times is still learning (no alerts).\n\n' + EXIT_CODES_HELP) as unknown as Argv<Args>,
   handler: run(async (args: Args) => {
     const ctx = context(args);
-    if (!(args.top >= 1)) throw new CliError(EXIT.USAGE, '--top must be 1 or more');
+    checkNumber(args.top, 'top', { min: 1, max: 1_000_000, integer: true });
     if (args.flush) await flushDaemonIfRunning(ctx);
     const store = openSensorDb(ctx.dbPath, { readonly: true });
     const out: string[] = [];

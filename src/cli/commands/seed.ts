@@ -1,7 +1,7 @@
 /** `sensorctl seed SOURCE.db`: add another sensor's (or a backup's) profiles, once. */
 import type { Argv, CommandModule } from 'yargs';
-import { defaultLimits, openSqliteSource } from '../../storage/seed.js';
-import { applySource, reportApply, withApplyOptions, type ApplyArgs } from '../apply-source.js';
+import { openSqliteSource } from '../../storage/seed.js';
+import { applySource, reportApply, sourceLimits, withApplyOptions, type ApplyArgs } from '../apply-source.js';
 import { context, EXIT_CODES_HELP, run, withDbOptions } from '../common.js';
 
 interface Args extends ApplyArgs {
@@ -26,8 +26,7 @@ export const seedCommand: CommandModule<object, Args> = {
       ) as unknown as Argv<Args>,
   handler: run(async (args: Args) => {
     const ctx = context(args);
-    const limits = defaultLimits();
-    if (args['max-size'] !== undefined) limits.maxBytes = Math.floor(args['max-size'] * 1024 * 1024);
+    const limits = sourceLimits(args);
     const source = openSqliteSource(args.source, { destPath: ctx.dbPath, limits });
     try {
       const report = await applySource(ctx, source, args);
