@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** sensord: the sensor daemon. Parses arguments, loads the config, and runs the SensorDaemon. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeCapture, type CaptureSpec } from '../capture/source.js';
@@ -8,7 +8,7 @@ import { parseMethods } from '../cli/commands/fingerprint.js';
 import type { LogLevel } from '../storage/db.js';
 import { ConfigError, loadConfig, resolveDbPath, settlePairs, type SensorConfig } from './config.js';
 import { ControlServer, controlSocketPath } from './control-server.js';
-import { EXIT_CONFIG, SensorDaemon } from './daemon.js';
+import { EXIT_CAPTURE, EXIT_CONFIG, SensorDaemon } from './daemon.js';
 import { createLogger } from './logger.js';
 import { notifyReady, notifyStopping } from './sd-notify.js';
 import { printSummary } from './summary.js';
@@ -51,6 +51,10 @@ const argv = await yargs(keepStdinDash(hideBin(process.argv)))
     // yargs collects a repeated option into an array; every option here takes one value.
     for (const name of SINGLE_VALUED) {
       if (Array.isArray(a[name])) throw new Error(`--${name} was given ${(a[name] as unknown[]).length} times; give it once`);
+    }
+    // `--read` with nothing after it parses as '': a file name it is not (and `-` is standard input).
+    for (const name of ['read', 'interface', 'db', 'config', 'keylog', 'mqtt-url']) {
+      if (a[name] === '') throw new Error(`--${name} needs a value${name === 'read' ? ': a capture file, or - for standard input' : ''}`);
     }
     return true;
   })
@@ -103,6 +107,13 @@ for (const note of pairNotes) log('info', note);
 let capture: CaptureSpec;
 if (argv.read !== undefined) {
   capture = argv.read === '-' ? { kind: 'stdin' } : { kind: 'file', path: argv.read };
+  // Before the database is opened (and created, with its directory): a typo in the file name
+  // must not leave an empty database behind.
+  const stat = argv.read === '-' ? undefined : statSync(argv.read, { throwIfNoEntry: false });
+  if (argv.read !== '-' && !stat?.isFile() && !stat?.isFIFO() && !stat?.isCharacterDevice()) {
+    process.stderr.write(`sensord: ${stat ? `capture ${argv.read} is not a file` : `capture file not found: ${argv.read}`}\n`);
+    process.exit(EXIT_CAPTURE);
+  }
 } else {
   const iface = argv.interface ?? config.interface;
   if (!iface) configError('nothing to capture: pass --read FILE|- or --interface IFACE (or set interface in the config)');

@@ -280,6 +280,9 @@ describe('conventions', () => {
     const method = cli(['fingerprint', '--methods', 'ja4,foo', DEMO_PCAP]);
     expect(method.code).toBe(64);
     expect(method.stderr).toMatch(/unknown fingerprint method "foo"/);
+    const none = cli(['fingerprint', '--methods', ',', DEMO_PCAP]);
+    expect(none.code).toBe(64);
+    expect(none.stderr).toMatch(/--methods names no method/);
     for (const w of ['0', '2.5', '-3']) {
       const r = cli(['fingerprint', `--ssh-window=${w}`, DEMO_PCAP]);
       expect(r.code).toBe(64);

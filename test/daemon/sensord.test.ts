@@ -2,7 +2,7 @@
  * sensord end to end: the real daemon as a subprocess on the project's demo capture (real loopback
  * traffic), a real SQLite file, restarts, damage, signals and bad configuration.
  */
-import { copyFileSync, linkSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -104,9 +104,14 @@ describe('sensord --read on the demo capture', () => {
     const r = await runNode(SENSORD, ['--read', junk, '--db', path.join(dir, 's.db')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/not a pcap or pcapng capture/);
-    const missing = await runNode(SENSORD, ['--read', path.join(dir, 'nope.pcap'), '--db', path.join(dir, 's.db')]);
+    const missing = await runNode(SENSORD, ['--read', path.join(dir, 'nope.pcap'), '--db', path.join(dir, 'new', 's.db')]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/capture file not found/);
+    expect(missing.stderr).toMatch(/capture file not found: .*nope\.pcap/);
+    const directory = await runNode(SENSORD, ['--read', dir, '--db', path.join(dir, 'new', 's.db')]);
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toMatch(/is not a file/);
+    // Refused before the database is opened: a typo leaves no empty database (or directory) behind.
+    expect(existsSync(path.join(dir, 'new'))).toBe(false);
   });
 });
 
@@ -224,6 +229,20 @@ describe('sensord configuration', () => {
     const twice = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'a.db'), '--db', path.join(dir, 'b.db')]);
     expect(twice.code).toBe(64);
     expect(twice.stderr).toMatch(/--db was given 2 times; give it once/);
+    // An option with its value forgotten parses as '': named, not taken as a path.
+    for (const [args, message] of [
+      [['--read', '--db', path.join(dir, 'c.db')], /--read needs a value: a capture file, or - for standard input/],
+      [['--read', DEMO_PCAP, '--db='], /--db needs a value/],
+      [['--interface', '', '--db', path.join(dir, 'c.db')], /--interface needs a value/],
+    ] as [string[], RegExp][]) {
+      const r = await runNode(SENSORD, args);
+      expect(r.code).toBe(64);
+      expect(r.stderr).toMatch(message);
+    }
+    const noMethod = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--methods', ',']);
+    expect(noMethod.code).toBe(78);
+    expect(noMethod.stderr).toMatch(/--methods names no method/);
+    expect(existsSync(path.join(dir, 'c.db'))).toBe(false);
   });
 
   test('a text file named as the database is refused (exit 4) and left as it was', async () => {

@@ -25,6 +25,7 @@ export function parseMethods(list: string | undefined): FingerprintType[] | unde
     }
     out.push(m as FingerprintType);
   }
+  if (out.length === 0) throw new Error(`--methods names no method; list one or more of ${ALL_METHODS.join(', ')}`);
   return out;
 }
 
