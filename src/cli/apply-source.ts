@@ -35,7 +35,7 @@ export function withApplyOptions<T>(y: Argv<T>): Argv<T & ApplyArgs> {
 /** The row limits of a source, with --max-size; --wait and --max-size checked (usage error). */
 export function sourceLimits(args: ApplyArgs): SourceLimits {
   checkNumber(args.wait, 'wait', { min: 0, max: 86_400, unit: 'seconds' });
-  checkNumber(args['max-size'], 'max-size', { min: 1, max: 1_048_576, unit: 'MiB' });
+  checkNumber(args['max-size'], 'max-size', { min: 0, aboveMin: true, max: 1_048_576, unit: 'MiB' });
   const limits = defaultLimits();
   if (args['max-size'] !== undefined) limits.maxBytes = Math.floor(args['max-size'] * 1024 * 1024);
   return limits;

@@ -92,7 +92,7 @@ export function classify(err: unknown): [number, string] {
     return [code, err.message];
   }
   if (err instanceof StorageError) {
-    const code = { SCHEMA_TOO_NEW: EXIT.CONFIG, NOT_SENSOR_DB: EXIT.CONFIG, MISSING: EXIT.NO_INPUT, OPEN_FAILED: EXIT.IO, LOCKED: EXIT.BUSY }[err.code as string] ?? EXIT.IO;
+    const code = { SCHEMA_TOO_NEW: EXIT.CONFIG, NOT_SENSOR_DB: EXIT.CONFIG, MISSING: EXIT.NO_INPUT, OPEN_FAILED: EXIT.IO, LOCKED: EXIT.BUSY, PERMISSION: EXIT.NO_PERMISSION }[err.code as string] ?? EXIT.IO;
     return [code, err.message];
   }
   if (err instanceof ControlError) {
@@ -165,6 +165,11 @@ export function resolveOutputFile(file: string, what: string, dbPath: string): s
   const dirStat = fs.statSync(dir, { throwIfNoEntry: false });
   if (!dirStat) throw new CliError(EXIT.IO, `cannot write ${what} ${file}: directory ${dir} does not exist (create it first)`);
   if (!dirStat.isDirectory()) throw new CliError(EXIT.IO, `cannot write ${what} ${file}: ${dir} is not a directory`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK); // the temporary file and the rename happen there
+  } catch {
+    throw new CliError(EXIT.NO_PERMISSION, `cannot write ${what} ${file}: no permission to create files in ${dir}`);
+  }
   const stat = fs.statSync(target, { throwIfNoEntry: false });
   if (stat?.isDirectory()) throw new CliError(EXIT.USAGE, `${file} is a directory; name the ${what} file to write`);
   const clash = databaseFiles(dbPath).find(([p]) => {
@@ -186,11 +191,15 @@ export function resolveOutputFile(file: string, what: string, dbPath: string): s
  * A numeric option checked before any work: yargs turns `abc` into NaN and passes 1e400 as
  * Infinity, which would otherwise surface as a database error. Usage error (64) naming the range.
  */
-export function checkNumber(value: number | undefined, option: string, range: { min: number; max: number; integer?: boolean; unit?: string }): void {
+export function checkNumber(
+  value: number | undefined, option: string, range: { min: number; max: number; integer?: boolean; aboveMin?: boolean; unit?: string },
+): void {
   if (value === undefined) return;
-  if (Number.isFinite(value) && value >= range.min && value <= range.max && (!range.integer || Number.isInteger(value))) return;
+  const low = range.aboveMin ? value > range.min : value >= range.min;
+  if (Number.isFinite(value) && low && value <= range.max && (!range.integer || Number.isInteger(value))) return;
   const what = range.integer ? 'a whole number' : 'a number';
-  throw new CliError(EXIT.USAGE, `--${option} must be ${what} from ${range.min} to ${range.max}${range.unit ? ` ${range.unit}` : ''}`);
+  const span = range.aboveMin ? `above ${range.min} and at most ${range.max}` : `from ${range.min} to ${range.max}`;
+  throw new CliError(EXIT.USAGE, `--${option} must be ${what} ${span}${range.unit ? ` ${range.unit}` : ''}`);
 }
 
 /** yargs reads a lone `-` positional as ''; the commands take it as standard input. */

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import Database from 'better-sqlite3';
 import { LATEST_SCHEMA_VERSION, isForeignDb, migrate, schemaVersionOf } from './migrations.js';
 import { listSnapshots, quickCheckFile } from './snapshots.js';
@@ -17,7 +18,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 export const silentLogger: Logger = () => {};
 
-export type StorageErrorCode = 'SCHEMA_TOO_NEW' | 'NOT_SENSOR_DB' | 'OPEN_FAILED' | 'MISSING' | 'DISK_FULL' | 'LOCKED' | 'SAME_FILE';
+export type StorageErrorCode = 'SCHEMA_TOO_NEW' | 'NOT_SENSOR_DB' | 'OPEN_FAILED' | 'MISSING' | 'DISK_FULL' | 'LOCKED' | 'SAME_FILE' | 'PERMISSION';
 
 /** A storage failure a person can act on; `code` tells callers which exit code to use. */
 export class StorageError extends Error {
@@ -94,6 +95,9 @@ function inspect(file: string, check = true): Inspection {
     fd = fs.openSync(file, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+      throw new StorageError('PERMISSION', `cannot read database ${file}: permission denied (run as its owner, e.g. sudo -u sensor, or join its group)`);
+    }
     throw new StorageError('OPEN_FAILED', `cannot open database ${file}: ${(err as Error).message}`);
   }
   try {
@@ -261,6 +265,8 @@ export function openSensorDb(file: string, options: OpenOptions = {}): SensorDb 
   const now = options.now ?? Date.now;
   const journalSizeLimit = options.journalSizeLimit ?? DEFAULT_JOURNAL_SIZE_LIMIT;
 
+  if (readonly && needsPrivateCopy(file)) return openPrivateCopy(file, options);
+
   let inspection = inspect(file, options.check ?? !readonly);
   let recovery: RecoveryReport | null = null;
   if (inspection.state === 'missing' && !create) throw new StorageError('MISSING', `database ${file} does not exist`);
@@ -328,6 +334,58 @@ export function openSensorDb(file: string, options: OpenOptions = {}): SensorDb 
   } catch (err) {
     db.close();
     throw err;
+  }
+}
+
+/**
+ * A reader that may not write beside the database (an operator in the sensor group: the state
+ * directory is 0750) cannot open a WAL database whose -shm index is gone, as after sensord stopped:
+ * SQLite would have to create it. With no writer running (a writer keeps the -shm), a private copy
+ * of the file (and of a leftover -wal) reads the same.
+ */
+function needsPrivateCopy(file: string): boolean {
+  if (fs.existsSync(`${file}-shm`) || !fs.existsSync(file)) return false;
+  try {
+    fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
+    return false;
+  } catch {
+    const head = Buffer.alloc(20);
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(file, 'r');
+      fs.readSync(fd, head, 0, 20, 0);
+    } catch {
+      return false; // unreadable: the normal path says why
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    return head[18] === 2; // the file format's read version: 2 is WAL
+  }
+}
+
+function openPrivateCopy(file: string, options: OpenOptions): SensorDb {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sensor-db-'));
+  const copy = path.join(dir, path.basename(file));
+  const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+  const rename = (err: unknown) => {
+    if (err instanceof Error) err.message = err.message.split(copy).join(file);
+    return err;
+  };
+  try {
+    const before = fs.statSync(file);
+    fs.copyFileSync(file, copy);
+    if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
+    const after = fs.statSync(file);
+    if (fs.existsSync(`${file}-shm`) || after.mtimeMs !== before.mtimeMs || after.size !== before.size) {
+      throw new StorageError('LOCKED', `database ${file} changed while it was being read (a writer started); try again`);
+    }
+    const handle = openSensorDb(copy, options);
+    return { ...handle, path: file, close: () => { handle.close(); remove(); } };
+  } catch (err) {
+    remove();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC') throw new StorageError('DISK_FULL', `cannot read database ${file}: it must be copied to ${os.tmpdir()} (its directory is not writable for this user) and there is no space there`);
+    throw rename(err);
   }
 }
 

@@ -110,7 +110,11 @@ export function acquireWriterLock(dbPath: string, who = 'this process'): WriterL
         },
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new StorageError('PERMISSION', `cannot write to database ${dbPath}: permission denied creating its lock file ${lockPath} (run as its owner, e.g. sudo -u sensor)`);
+      }
+      if (code !== 'EEXIST') {
         throw new StorageError('OPEN_FAILED', `cannot create lock file ${lockPath}: ${(err as Error).message}`);
       }
       const holder = writerLockHolder(dbPath);

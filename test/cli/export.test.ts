@@ -261,7 +261,7 @@ describe('conventions', () => {
       [['import-profiles', jsonl, '--db', db, '--wait', 'abc'], /--wait must be a number from 0 to 86400 seconds/],
       [['import-profiles', jsonl, '--db', db, '--wait', '1e10'], /--wait must be a number/],
       [['import-profiles', jsonl, '--db', db, '--wait=-5'], /--wait must be a number/],
-      [['import-profiles', jsonl, '--db', db, '--max-size=-1'], /--max-size must be a number from 1 to 1048576 MiB/],
+      [['import-profiles', jsonl, '--db', db, '--max-size=-1'], /--max-size must be a number above 0 and at most 1048576 MiB/],
       [['import-profiles', jsonl, '--db', db, '--max-size', '1e309'], /--max-size must be a number/],
       [['seed', jsonl, '--db', db, '--max-size', 'abc'], /--max-size must be a number/],
     ];

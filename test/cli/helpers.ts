@@ -29,13 +29,13 @@ export interface Run {
 }
 
 /** Runs sensorctl to completion. No SENSOR_DB/SENSOR_CONFIG from the environment leak in. */
-export function cli(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}): Run {
+export function cli(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; cwd?: string; uid?: number; gid?: number } = {}): Run {
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   delete env.SENSOR_DB;
   delete env.SENSOR_CONFIG;
   delete env.RUNTIME_DIRECTORY;
   if (opts.env) Object.assign(env, opts.env);
-  const r = spawnSync(process.execPath, [CLI, ...args], { input: opts.input, env, cwd: opts.cwd, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { input: opts.input, env, cwd: opts.cwd, uid: opts.uid, gid: opts.gid, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
