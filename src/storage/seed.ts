@@ -663,8 +663,6 @@ export async function openJsonlSource(
       }
     }
     if (bytes === 0) throw new SeedError('INVALID', `${file === '-' ? 'standard input' : file} is empty`);
-    // The sensor id named for the rows is part of what makes them this source.
-    fileHash.update(`\0source-id\0${opts.sensorId ?? ''}`);
     return new JsonlSource(file === '-' ? 'standard input' : file, copy, tmp, opts.limits, opts.sensorId ?? null, `jsonl:${fileHash.digest('hex')}`, Math.ceil(bytes / 150));
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -709,9 +707,9 @@ export type Progress = (done: number) => void;
 
 /**
  * Validates a source as its groups pass — order and uniqueness, anchor keys naming known fields —
- * and computes its content digest. The digest depends only on the profiles and the sensor id, so
- * the same profiles from another file (a newer backup of an unchanged sensor, an export) are
- * recognised. `finish()` after the last group.
+ * and computes its content digest. The digest depends only on the profiles, so the same profiles
+ * from another file (a newer backup of an unchanged sensor, its export) or under another
+ * --source-id label are recognised; the sensor id is recorded beside it in the ledger. `finish()` after the last group.
  */
 export class SourceScan {
   private readonly hash = createHash('sha256');
@@ -722,7 +720,7 @@ export class SourceScan {
   private prevAnchor: string | null = null;
 
   constructor(readonly source: ProfileSource, private readonly progress?: Progress) {
-    this.hash.update(`ja4-sensor profiles v1\nsensor_id=${source.sensorId ?? ''}\n`);
+    this.hash.update('ja4-sensor profiles v2\n');
   }
 
   *groups(): IterableIterator<AnchorGroup> {

@@ -78,6 +78,14 @@ describe('import-profiles', () => {
     expect(json(r)).toMatchObject({ outcome: 'applied', kind: 'import', mode: 'file', source_rows: 3 });
     expect(exportRows(dest)).toEqual(exportRows(src));
     expect(cli(['import-profiles', file, '--db', dest]).code).toBe(3);
+    // The same rows are the same source whatever they are called or wherever they come from.
+    const relabelled = cli(['import-profiles', '-', '--db', dest, '--source-id', 'another-name'], { input: fs.readFileSync(file) });
+    expect(relabelled.code).toBe(3);
+    expect(relabelled.stdout).toMatch(/already applied/);
+    const seededThenImported = path.join(dir, 'e.db');
+    expect(cli(['seed', src, '--db', seededThenImported]).code).toBe(0);
+    expect(cli(['import-profiles', file, '--db', seededThenImported, '--source-id', 'source-sensor']).code).toBe(3);
+    expect(exportRows(seededThenImported)).toEqual(exportRows(src));
   });
 
   test('bad input is rejected whole, with the line, and the destination untouched', () => {
