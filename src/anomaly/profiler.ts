@@ -115,6 +115,12 @@ export interface DirtyBatch {
  * costs about 500 bytes even for ten entries; an exactly sized array of [companion, slot, ...]
  * pairs costs a third of that. Past SMALL_LIMIT companions a Map takes over, so lookups stay O(1).
  */
+/**
+ * The largest count or total a profile holds: far above any real sensor, far below 2^53. Merges
+ * saturate here, so merged profiles stay within what an import accepts.
+ */
+export const MAX_COUNT = 2 ** 40;
+
 const SMALL_LIMIT = 16;
 
 class CompanionIndex {
@@ -338,7 +344,8 @@ export class BehaviorProfiler {
 
   /**
    * Adds another profile's counts into this one. Each anchor's total is added once — the largest
-   * `total_seen` among that anchor's entries — not once per companion row. Merged rows are dirty.
+   * `total_seen` among that anchor's entries — not once per companion row. Counts and totals
+   * saturate at MAX_COUNT. Merged rows are dirty.
    */
   merge(entries: Iterable<BehaviorProfileEntry>): { rows: number; anchors: number } {
     const totals = new Map<string, number>();
@@ -352,7 +359,7 @@ export class BehaviorProfiler {
         slot = this.createRow(anchor, e.companion_key, false);
         this.updated[slot] = e.last_updated;
       }
-      this.counts[slot] = this.counts[slot]! + e.count;
+      this.counts[slot] = Math.min(MAX_COUNT, this.counts[slot]! + e.count);
       if (e.last_updated > this.updated[slot]!) this.updated[slot] = e.last_updated;
       if (e.last_updated > anchor.lastUpdated) anchor.lastUpdated = e.last_updated;
       this.touch(slot);
@@ -362,7 +369,7 @@ export class BehaviorProfiler {
     }
     for (const [key, total] of totals) {
       const anchor = this.anchors.get(key);
-      if (anchor !== undefined) anchor.total += Math.max(total, 0);
+      if (anchor !== undefined) anchor.total = Math.min(MAX_COUNT, anchor.total + Math.max(total, 0));
     }
     this.enforceCaps();
     return { rows, anchors: totals.size };

@@ -28,7 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import Database from 'better-sqlite3';
-import { parseAnchorKey } from '../anomaly/profiler.js';
+import { MAX_COUNT, parseAnchorKey } from '../anomaly/profiler.js';
 import { PAIR_FIELDS } from '../daemon/config.js';
 import { LATEST_SCHEMA_VERSION } from './migrations.js';
 import { ProfileStore } from './profiles.js';
@@ -58,8 +58,8 @@ export interface SourceLimits {
 }
 
 export const MAX_KEY_BYTES = 256;
-/** Largest count or total accepted from a source: far above any real sensor, far below 2^53. */
-export const MAX_COUNT = 2 ** 40;
+/** Largest count or total accepted from a source, and where merged sums saturate. */
+export { MAX_COUNT };
 /** Timestamps before 2000-01-01 are not from a sensor. */
 export const EARLIEST_TIMESTAMP = Date.UTC(2000, 0, 1);
 export const DEFAULT_MAX_SOURCE_BYTES = 512 * 1024 * 1024;
@@ -850,10 +850,9 @@ function baseAnchorReader(db: Database.Database): AnchorReader {
   };
 }
 
-function checkSum(a: number, b: number, what: string): number {
-  const s = a + b;
-  if (!Number.isSafeInteger(s)) throw new SeedError('INVALID', `${what} would overflow (${a} + ${b}); refusing`);
-  return s;
+/** A merged count or total: saturates at MAX_COUNT as the profiler's merge does, so it can be exported and imported again. */
+function addCounts(a: number, b: number): number {
+  return Math.min(MAX_COUNT, a + b);
 }
 
 type RowWriter = (isNew: boolean, anchor: string, companion: string, count: number, total: number, updated: number) => void;
@@ -872,7 +871,7 @@ function mergeGroup(g: AnchorGroup, dest: DestAnchor | null, stats: MergeStats, 
       continue;
     }
     if (newTotal < 0) {
-      newTotal = checkSum(destTotal, g.total, `the total of ${g.anchor}`);
+      newTotal = addCounts(destTotal, g.total);
       stats.anchors++;
       if (dest === null) stats.anchorsNew++;
       stats.totalAdded += g.total;
@@ -885,7 +884,7 @@ function mergeGroup(g: AnchorGroup, dest: DestAnchor | null, stats: MergeStats, 
       write?.(true, g.anchor, r[1], r[2], newTotal, r[4]);
     } else {
       stats.rowsAdded++;
-      write?.(false, g.anchor, r[1], checkSum(existing[0], r[2], `the count of ${g.anchor} / ${r[1]}`), newTotal, Math.max(existing[1], r[4]));
+      write?.(false, g.anchor, r[1], addCounts(existing[0], r[2]), newTotal, Math.max(existing[1], r[4]));
     }
   }
 }

@@ -1,4 +1,4 @@
-import { BehaviorProfiler, anchorKeyOf, parseAnchorKey, DEFAULT_PAIRS, type BehaviorProfileEntry } from '../../src/anomaly/profiler.js';
+import { BehaviorProfiler, MAX_COUNT, anchorKeyOf, parseAnchorKey, DEFAULT_PAIRS, type BehaviorProfileEntry } from '../../src/anomaly/profiler.js';
 
 const JA4 = 't13d1516h2_8daaf6152771_02713d6af862';
 const PAIR = { anchor: 'ja4', companion: 'ja4t' };
@@ -117,6 +117,14 @@ describe('serialize / merge', () => {
     b.observe(KEY, 'x', 50);
     b.merge(a.serialize());
     expect(b.serialize()).toEqual([{ anchor_key: KEY, companion_key: 'x', count: 2, total_seen: 2, last_updated: 100 }]);
+  });
+
+  test('merged counts and totals saturate at MAX_COUNT, so the result is still a valid source', () => {
+    const p = new BehaviorProfiler();
+    const big = { anchor_key: KEY, companion_key: 'x', count: MAX_COUNT - 5, total_seen: MAX_COUNT - 5, last_updated: 1 };
+    p.merge([big]);
+    p.merge([{ ...big, count: 100, total_seen: 100, last_updated: 2 }]);
+    expect(p.serialize()).toEqual([{ anchor_key: KEY, companion_key: 'x', count: MAX_COUNT, total_seen: MAX_COUNT, last_updated: 2 }]);
   });
 });
 

@@ -88,6 +88,17 @@ describe('import-profiles', () => {
     expect(exportRows(seededThenImported)).toEqual(exportRows(src));
   });
 
+  test('sums past the largest count saturate, so the merged profiles export and import again', () => {
+    const max = 2 ** 40;
+    const dest = makeSensorDb(path.join(dir, 'd.db'), [[A, 'c', max - 5, max - 5, T0]]);
+    const rows = `${JSON.stringify({ anchor_key: A, companion_key: 'c', count: 100, total_seen: 100, last_updated: T0 + 1 })}\n`;
+    expect(cli(['import-profiles', '-', '--db', dest], { input: rows }).code).toBe(0);
+    expect(exportRows(dest)).toEqual([[A, 'c', max, max, T0 + 1]]);
+    const again = cli(['import-profiles', '-', '--db', path.join(dir, 'fresh.db')], { input: cli(['export-profiles', '--db', dest]).stdout });
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+  });
+
   test('bad input is rejected whole, with the line, and the destination untouched', () => {
     const dest = makeSensorDb(path.join(dir, 'd.db'), ROWS);
     const before = fileDigest(dest);
