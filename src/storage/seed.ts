@@ -759,6 +759,9 @@ export class SourceScan {
   }
 
   finish(): ScanResult {
+    // As an empty file is: blank lines alone are a transfer that went wrong, not an export (an
+    // export of an empty sensor is empty), and must not be recorded as applied.
+    if (this.rows === 0 && this.source.kind === 'jsonl') throw new SeedError('INVALID', `${this.source.label} holds no profile rows, only blank lines`);
     this.hash.update(this.text);
     this.text = '';
     this.progress?.(this.rows);

@@ -114,6 +114,7 @@ describe('import-profiles', () => {
       [`${good({ companion_key: 'x'.repeat(300) })}\n`, /longer than 256 bytes/],
       [`${'x'.repeat(5000)}\n`, /line 1 is longer than 4096 bytes/],
       ['', /is empty/],
+      ['\n\n', /holds no profile rows, only blank lines/],
     ];
     for (const [input, message] of cases) {
       const r = cli(['import-profiles', '-', '--db', dest], { input });

@@ -122,8 +122,10 @@ test('alerts --follow streams alerts as the daemon raises them', async () => {
   expect(alert).toMatchObject({ event_type: 'alert', alert: { kind: 'new_companion' } });
   const exited = new Promise<number>((r) => follower.on('close', (c) => r(c ?? -1)));
   expect(await d.end()).toBe(0);
-  expect(await exited).toBe(0);
-  expect(err).toBe('');
+  // The daemon going away ends the follow visibly: a line saying so, exit 69 (sensord not running).
+  expect(await exited).toBe(69);
+  expect(err).toBe('sensorctl: sensord closed the connection (stopped or restarting); no more alerts to follow\n');
+  expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ outcome: 'error', exit_code: 69 });
   // The same alert is stored, and listed without --follow.
   const listed = cli(['alerts', '--db', db, '--json', '--kind', 'new_companion']);
   expect(listed.code).toBe(0);

@@ -30,7 +30,7 @@ export const alertsCommand: CommandModule<object, Args> = {
       .option('since', { type: 'string', describe: 'only alerts raised since TIME (ISO 8601, epoch seconds, or an age: 30m, 2h, 7d)' })
       .option('kind', { choices: ['new_companion', 'rare_companion'], describe: 'only alerts of this kind' })
       .option('limit', { type: 'number', default: 50, describe: 'at most this many stored alerts (the newest), printed oldest first' })
-      .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep running and print new alerts as sensord raises them (Ctrl-C to stop)' })
+      .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep running and print new alerts as sensord raises them (Ctrl-C to stop; exits 69 when sensord stops)' })
       .option('json', { type: 'boolean', default: false, describe: 'one alert JSON object (EVE-style) per line' })
       .example('$0 alerts --since 1d', 'alerts of the last day')
       .example('$0 alerts --kind new_companion --limit 10 --json | jq .alert.anchor', 'for scripts')
@@ -82,11 +82,13 @@ export const alertsCommand: CommandModule<object, Args> = {
     if (!client) return;
     for (const a of early) if (!seen.has(JSON.stringify(a))) emit(a);
     printing = true;
-    await new Promise<void>((resolve) => {
-      client.onClose(() => resolve());
-      process.once('SIGINT', () => { client.close(); resolve(); });
-      process.once('SIGTERM', () => { client.close(); resolve(); });
+    const ended = await new Promise<'daemon' | 'signal'>((resolve) => {
+      client.onClose(() => resolve('daemon'));
+      process.once('SIGINT', () => { resolve('signal'); client.close(); });
+      process.once('SIGTERM', () => { resolve('signal'); client.close(); });
     });
     await out.end();
+    // Said, and not a success: a script or supervisor following alerts must see that it stopped.
+    if (ended === 'daemon') throw new CliError(EXIT.NO_DAEMON, 'sensord closed the connection (stopped or restarting); no more alerts to follow');
   }),
 };
