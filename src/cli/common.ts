@@ -202,9 +202,14 @@ export function checkNumber(
   throw new CliError(EXIT.USAGE, `--${option} must be ${what} ${span}${range.unit ? ` ${range.unit}` : ''}`);
 }
 
-/** yargs reads a lone `-` positional as ''; the commands take it as standard input. */
-export function stdinOrPath(file: string): string {
-  return file === '' ? '-' : file;
+/**
+ * yargs reads a lone `-` positional as ''; the commands take it as standard input. A name that
+ * really is empty (`""`, an unset shell variable) is a usage error, not standard input.
+ */
+export function stdinOrPath(file: string, argv: readonly string[] = process.argv.slice(2)): string {
+  if (file !== '') return file;
+  if (argv.includes('-')) return '-';
+  throw new CliError(EXIT.USAGE, 'the file name is empty; name a file, or - for standard input');
 }
 
 /**

@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeCapture, type CaptureSpec } from '../capture/source.js';
 import { parseMethods } from '../cli/commands/fingerprint.js';
+import { keyLogSecretCount } from '../fingerprint/decrypt/secrets.js';
 import type { LogLevel } from '../storage/db.js';
 import { ConfigError, loadConfig, resolveDbPath, settlePairs, type SensorConfig } from './config.js';
 import { ControlServer, controlSocketPath } from './control-server.js';
@@ -128,6 +129,7 @@ if (keyLogPath) {
   } catch (err) {
     configError(`cannot read key-log file ${keyLogPath}: ${(err as Error).message}`);
   }
+  if (keyLogSecretCount(keyLog!) === 0) log('warn', `key-log file ${keyLogPath} holds no TLS secrets (lines such as CLIENT_RANDOM <hex> <hex>); nothing will be decrypted with it`);
 }
 
 const dbPath = resolveDbPath(argv.db, config);

@@ -311,6 +311,19 @@ describe('conventions', () => {
     const keylog = cli(['fingerprint', '--keylog', path.join(dir, 'none.keys'), DEMO_PCAP]);
     expect(keylog.code).toBe(66);
     expect(keylog.stderr).toMatch(/cannot read key-log file .*none\.keys: no such file/);
+    const keylogDir = cli(['fingerprint', '--keylog', dir, DEMO_PCAP]);
+    expect(keylogDir.code).toBe(64);
+    expect(keylogDir.stderr).toMatch(/cannot read key-log file .*: it is a directory/);
+    fs.writeFileSync(path.join(dir, 'junk.keys'), 'not a key log\n');
+    const noSecrets = cli(['fingerprint', '--keylog', path.join(dir, 'junk.keys'), DEMO_PCAP]);
+    expect(noSecrets.code).toBe(0);
+    expect(noSecrets.stderr).toMatch(/^sensorctl: warning: key-log file .*junk\.keys holds no TLS secrets/);
+    for (const command of [['fingerprint', ''], ['import-profiles', '', '--db', path.join(dir, 'i.db')]]) {
+      const empty = cli(command);
+      expect(empty.code).toBe(64);
+      expect(empty.stderr).toMatch(/the file name is empty; name a file, or - for standard input/);
+    }
+    expect(cli(['fingerprint', '-'], { input: fs.readFileSync(DEMO_PCAP) }).stdout.trim().split('\n').length).toBeGreaterThan(100);
     expect(cli(['fingerprint', '--help']).stdout).toMatch(/Exit codes: 0 done; 2 capture missing/);
   });
 

@@ -4,6 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { CaptureError } from '../../capture/source.js';
 import { startFingerprinting } from '../../fingerprint/fingerprint-capture.js';
 import { ALL_METHODS, type FingerprintType } from '../../fingerprint/record.js';
+import { keyLogSecretCount } from '../../fingerprint/decrypt/secrets.js';
 import { fail, LineWriter } from '../output.js';
 import { EXIT, stdinOrPath } from '../common.js';
 
@@ -59,12 +60,21 @@ export const fingerprintCommand: CommandModule<object, Args> = {
         keyLog = readFileSync(args.keylog);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        const exit = code === 'ENOENT' ? EXIT.NO_INPUT : code === 'EACCES' || code === 'EPERM' ? EXIT.NO_PERMISSION : EXIT.IO;
-        fail(`cannot read key-log file ${args.keylog}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, exit);
+        const exit = code === 'ENOENT' ? EXIT.NO_INPUT : code === 'EACCES' || code === 'EPERM' ? EXIT.NO_PERMISSION : code === 'EISDIR' ? EXIT.USAGE : EXIT.IO;
+        const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory; name the key-log file' : (err as Error).message;
+        fail(`cannot read key-log file ${args.keylog}: ${why}`, exit);
+      }
+      if (keyLogSecretCount(keyLog) === 0) {
+        process.stderr.write(`sensorctl: warning: key-log file ${args.keylog} holds no TLS secrets (lines such as CLIENT_RANDOM <hex> <hex>); nothing will be decrypted with it\n`);
       }
     }
+    let file: string;
+    try {
+      file = stdinOrPath(args.file);
+    } catch (err) {
+      fail((err as Error).message, EXIT.USAGE);
+    }
     const out = new LineWriter();
-    const file = stdinOrPath(args.file);
     const spec = file === '-' ? { kind: 'stdin' as const } : { kind: 'file' as const, path: file };
     const run = startFingerprinting(spec, (record) => out.line(JSON.stringify(record)), {
       methods, sshWindowPackets: args['ssh-window'],

@@ -109,6 +109,11 @@ function isHex(s: string): boolean {
 /** The process-wide store: `--keylog FILE` and pcapng Decryption Secrets Blocks add to it. */
 export const defaultSecrets = new SecretsStore();
 
+/** How many secrets key-log text holds (NSS format: LABEL <client random> <secret>), without keeping them. */
+export function keyLogSecretCount(text: Buffer): number {
+  return new SecretsStore().addKeyLogText(text.toString('latin1'));
+}
+
 /** Adds key-log text (e.g. the contents of a pcapng DSB of type 0x544c534b "TLSK") to the default store. */
 export function addKeyLogText(text: string): number {
   return defaultSecrets.addKeyLogText(text);
