@@ -364,3 +364,33 @@ test('status without a daemon: exit 0 with a readable database, a distinct code 
   expect(tooNew.code).toBe(78);
   expect(json(tooNew).database).toMatchObject({ path: newer });
 });
+
+test('status --check finds a damaged page that the summary alone does not read; exit 74', () => {
+  const file = makeSensorDb(path.join(dir, 'big.db'), ROWS);
+  const pageSize = (() => {
+    const db = new Database(file);
+    try {
+      db.pragma('journal_mode = DELETE'); // one self-contained file to damage
+      // Alerts waiting for an MQTT broker: pages at the end of the file that the summary does not read.
+      const put = db.prepare('INSERT INTO alert_outbox (created_at, severity, payload) VALUES (?, ?, ?)');
+      db.transaction(() => { for (let i = 0; i < 500; i++) put.run(T0 + i, 'high', JSON.stringify({ n: i, pad: 'x'.repeat(200) })); })();
+      return db.pragma('page_size', { simple: true }) as number;
+    } finally {
+      db.close();
+    }
+  })();
+  expect(cli(['status', '--db', file, '--check']).stdout).toMatch(/^integrity\s+ok \(quick_check\)$/m);
+  // Noise over a page near the end, as a bad flash block leaves.
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.alloc(64, 0x41), 0, 64, fs.statSync(file).size - 2 * pageSize);
+  fs.closeSync(fd);
+  const plain = cli(['status', '--db', file]);
+  expect(plain.code).toBe(0);
+  expect(plain.stdout).not.toMatch(/integrity/);
+  const checked = cli(['status', '--db', file, '--check']);
+  expect(checked.code).toBe(74);
+  expect(checked.stdout).toMatch(/^integrity\s+DAMAGED: .+ sensord moves the file aside and restores the newest good snapshot at its next start$/m);
+  const asJson = cli(['status', '--db', file, '--check', '--json']);
+  expect(asJson.code).toBe(74);
+  expect((json(asJson).database as { integrity: string }).integrity).not.toBe('ok');
+});

@@ -1,23 +1,29 @@
 /** `sensorctl status`: is the sensor running, what is it doing, what is on disk. */
 import fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { openSensorDb, StorageError } from '../../storage/db.js';
+import { openSensorDb, quickCheck, StorageError } from '../../storage/db.js';
 import { dbFacts, type DbFacts } from '../../storage/export.js';
 import { classify, context, EXIT, EXIT_CODES_HELP, humanBytes, humanDuration, isoTime, run, withDbOptions, type DbArgs } from '../common.js';
 import { connectDaemon } from '../control-client.js';
 
 type Live = Record<string, unknown> & { last_flush?: Record<string, unknown> | null };
 
-export const statusCommand: CommandModule<object, DbArgs> = {
+interface Args extends DbArgs {
+  check: boolean;
+}
+
+export const statusCommand: CommandModule<object, Args> = {
   command: 'status',
   describe: 'Show whether sensord runs, its capture and packet rate, profiles, last flush, flash writes today, and the database',
   builder: (y: Argv) =>
     withDbOptions(y)
       .option('json', { type: 'boolean', default: false, describe: 'the same as one JSON object' })
+      .option('check', { type: 'boolean', default: false, describe: 'also check the database file page by page (SQLite quick_check; reads the whole file); damage exits 74' })
       .example('$0 status', 'a short report')
       .example('$0 status --json | jq .daemon.packets_per_s', 'for scripts and monitoring')
-      .epilog('Live figures come from the running sensord (control socket); database figures from the file, read-only.\n\n' + EXIT_CODES_HELP) as unknown as Argv<DbArgs>,
-  handler: run(async (args: DbArgs) => {
+      .example('$0 status --check', 'after a power cut: is the database file intact?')
+      .epilog('Live figures come from the running sensord (control socket); database figures from the file, read-only.\n\n' + EXIT_CODES_HELP) as unknown as Argv<Args>,
+  handler: run(async (args: Args) => {
     const ctx = context(args);
     let live: Live | null = null;
     let socket: string | null = null;
@@ -38,11 +44,20 @@ export const statusCommand: CommandModule<object, DbArgs> = {
     let facts: DbFacts | null = null;
     let dbError: string | null = null;
     let dbExit: number = EXIT.OK;
+    /** quick_check's verdict with --check: 'ok' or what is wrong; null when not checked. */
+    let integrity: string | null = null;
     if (fs.existsSync(ctx.dbPath)) {
       try {
         const store = openSensorDb(ctx.dbPath, { readonly: true });
         try {
           facts = dbFacts(store.db, ctx.dbPath);
+          if (args.check) {
+            try {
+              integrity = quickCheck(store.db);
+            } catch (err) {
+              integrity = (err as Error).message; // a page too damaged to walk
+            }
+          }
         } finally {
           store.close();
         }
@@ -55,7 +70,8 @@ export const statusCommand: CommandModule<object, DbArgs> = {
       dbExit = EXIT.NO_INPUT;
     }
     // The report is printed either way; the exit code tells a script whether there was anything to report on.
-    const exitCode = live || facts ? EXIT.OK : dbExit;
+    // A damaged file is worth a failure even while the daemon runs: its next start moves it aside.
+    const exitCode = integrity !== null && integrity !== 'ok' ? EXIT.IO : live || facts ? EXIT.OK : dbExit;
 
     if (args.json) {
       process.stdout.write(`${JSON.stringify({
@@ -66,7 +82,7 @@ export const statusCommand: CommandModule<object, DbArgs> = {
               path: facts.path, bytes: facts.bytes, wal_bytes: facts.walBytes, schema_version: facts.schemaVersion,
               latest_schema_version: facts.latestSchemaVersion, created_at: facts.createdAt, profile_rows: facts.profileRows,
               anchors: facts.anchors, journal_rows: facts.journalRows, alerts: facts.alerts, last_alert_at: facts.lastAlertAt,
-              seeds_applied: facts.seedsApplied, last_write_at: facts.lastWriteAt,
+              seeds_applied: facts.seedsApplied, last_write_at: facts.lastWriteAt, integrity,
             }
           : { path: ctx.dbPath, error: dbError },
         config: ctx.configSource,
@@ -92,6 +108,10 @@ export const statusCommand: CommandModule<object, DbArgs> = {
       row(live ? 'on disk' : 'profiles', `${facts.profileRows} rows over ${facts.anchors} anchors${facts.journalRows ? ` (${facts.journalRows} journal rows to fold)` : ''}; last write ${isoTime(facts.lastWriteAt)}`);
       row('alerts', `${facts.alerts} stored${facts.lastAlertAt ? `, newest ${isoTime(facts.lastAlertAt)}` : ''}`);
       row('seeds', `${facts.seedsApplied} source${facts.seedsApplied === 1 ? '' : 's'} applied (ledger)`);
+      if (integrity !== null) {
+        row('integrity', integrity === 'ok' ? 'ok (quick_check)'
+          : `DAMAGED: ${integrity} — sensord moves the file aside and restores the newest good snapshot at its next start`);
+      }
     } else {
       row('database', dbError ?? '-');
     }
