@@ -11,16 +11,33 @@ function sha256Hex(data: string | Buffer): string {
   return oneShotHash ? oneShotHash('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
 }
 
-/** First 12 hex characters of the SHA-256 of `s`; twelve zeros for an empty string (JA4+ convention). */
-export function hash12(s: string): string {
-  if (s.length === 0) return '000000000000';
-  return sha256Hex(s).slice(0, 12);
+/**
+ * Recent hash12 results by input. A network repeats itself: the same client software sends the
+ * same cipher and extension lists, the same header names, thousands of times, and a Map lookup
+ * costs a fraction of a SHA-256. Emptied when full, so a flood of unique inputs cannot grow it.
+ */
+const recentStringHashes = new Map<string, string>();
+/** Keyed by the bytes as latin1, apart from the strings: as UTF-8 a byte above 0x7f hashes differently. */
+const recentByteHashes = new Map<string, string>();
+const RECENT_HASHES_LIMIT = 4096;
+
+function remember(cache: Map<string, string>, key: string, h: string): string {
+  if (cache.size >= RECENT_HASHES_LIMIT) cache.clear();
+  cache.set(key, h);
+  return h;
 }
 
-/** hash12 of the latin1 string of buf[start, end), without making the string. */
+/** First 12 hex characters of the SHA-256 of `s` (as UTF-8); twelve zeros for an empty string (JA4+ convention). */
+export function hash12(s: string): string {
+  if (s.length === 0) return '000000000000';
+  return recentStringHashes.get(s) ?? remember(recentStringHashes, s, sha256Hex(s).slice(0, 12));
+}
+
+/** hash12 of the bytes buf[start, end). */
 export function hash12Bytes(buf: Buffer, start: number, end: number): string {
   if (end <= start) return '000000000000';
-  return sha256Hex(buf.subarray(start, end)).slice(0, 12);
+  const key = buf.toString('latin1', start, end);
+  return recentByteHashes.get(key) ?? remember(recentByteHashes, key, sha256Hex(buf.subarray(start, end)).slice(0, 12));
 }
 
 /** Lower-case hex digits as bytes, for writing raw fingerprint forms straight into a buffer. */
