@@ -289,9 +289,9 @@ export class BehaviorProfiler {
     } else {
       priorCount = this.counts[slot]!;
     }
-    anchor.total = priorTotal + 1;
+    anchor.total = priorTotal < MAX_COUNT ? priorTotal + 1 : MAX_COUNT; // saturates, as merges do
     anchor.lastUpdated = nowMs;
-    this.counts[slot] = priorCount + 1;
+    this.counts[slot] = priorCount < MAX_COUNT ? priorCount + 1 : MAX_COUNT;
     this.updated[slot] = nowMs;
     this.touch(slot);
 

@@ -125,6 +125,13 @@ describe('serialize / merge', () => {
     p.merge([big]);
     p.merge([{ ...big, count: 100, total_seen: 100, last_updated: 2 }]);
     expect(p.serialize()).toEqual([{ anchor_key: KEY, companion_key: 'x', count: MAX_COUNT, total_seen: MAX_COUNT, last_updated: 2 }]);
+    // So do the daemon's own counts.
+    p.observe(KEY, 'x', 3);
+    p.observe(KEY, 'y', 4);
+    expect(p.serialize()).toEqual([
+      { anchor_key: KEY, companion_key: 'x', count: MAX_COUNT, total_seen: MAX_COUNT, last_updated: 3 },
+      { anchor_key: KEY, companion_key: 'y', count: 1, total_seen: MAX_COUNT, last_updated: 4 },
+    ]);
   });
 });
 
