@@ -16,6 +16,11 @@ import { printSummary } from './summary.js';
 import { PipelineWatchdog } from './watchdog.js';
 
 const EXIT_USAGE = 64;
+
+// stdout or stderr closed by a reader (`sensord ... | head`, `2>&1 | head`) is not a reason to
+// lose the final flush: alerts and logs that cannot be written are dropped, the work goes on.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 const SINGLE_VALUED = ['read', 'interface', 'filter', 'db', 'config', 'flush-interval', 'mqtt-url', 'methods', 'keylog', 'log-level'];
 
 /** yargs takes a lone `-` for a positional; `--read -` (standard input) must stay the option's value. */
@@ -162,8 +167,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     daemon.stop(signal);
   });
 }
-// stdout closed by a reader (`sensord ... | head`) is not a reason to lose the final flush.
-process.stdout.on('error', () => {});
 
 const { exitCode, summary } = await daemon.start();
 (watchdog as PipelineWatchdog | null)?.stop();

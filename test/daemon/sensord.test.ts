@@ -2,11 +2,12 @@
  * sensord end to end: the real daemon as a subprocess on the project's demo capture (real loopback
  * traffic), a real SQLite file, restarts, damage, signals and bad configuration.
  */
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, linkSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { DEMO_PCAP, SENSORD, collect, jsonLines, requireBuild, runNode, startNode, waitFor } from '../helpers/subprocess.js';
+import { DEMO_PCAP, ROOT, SENSORD, collect, jsonLines, requireBuild, runNode, startNode, waitFor } from '../helpers/subprocess.js';
 
 let dir: string;
 beforeAll(() => requireBuild());
@@ -135,6 +136,18 @@ describe('sensord --read - (a pipe) and signals', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/stopping \(SIGTERM\)/);
     expect(r.stderr).toMatch(/final flush/);
+  });
+});
+
+describe('closed output pipes', () => {
+  test('stdout and stderr closed by their reader (`2>&1 | head -1`) lose no flush: exit 0, every count stored', async () => {
+    const db = path.join(dir, 'sensor.db');
+    const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+    const r = spawnSync('bash', ['-c', `${q(process.execPath)} ${q(SENSORD)} --read ${q(DEMO_PCAP)} --db ${q(db)} 2>&1 </dev/null | head -c 1 >/dev/null; echo "\${PIPESTATUS[0]}"`],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, SENSOR_CONFIG: '' } });
+    expect(r.stdout.trim()).toBe('0');
+    expect(profileRows(db).filter((r) => r.anchor_key === DEVICE_ANCHOR).map((r) => r.total_seen)).toEqual([61, 61]);
+    expect(existsSync(`${db}.lock`)).toBe(false);
   });
 });
 
