@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { ConfigError, loadConfig, resolveDbPath, type SensorConfig } from '../daemon/config.js';
 import { StorageError } from '../storage/db.js';
+import { writerLockHolder } from '../storage/lock.js';
 import { SeedError } from '../storage/seed.js';
 import { ControlError } from './control-client.js';
 import { fail } from './output.js';
@@ -137,6 +138,19 @@ function databaseFiles(dbPath: string): [string, string][] {
   return [...new Set([abs, real])].flatMap((p) => DATABASE_COMPANIONS.map((suffix): [string, string] => [p + suffix, suffix]));
 }
 
+function startsWithSqliteHeader(file: string): boolean {
+  const head = Buffer.alloc(16);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    return fs.readSync(fd, head, 0, 16, 0) === 16 && head.toString('latin1') === 'SQLite format 3\0';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
 function realPathOf(file: string): string {
   const abs = path.resolve(file);
   try {
@@ -154,13 +168,18 @@ function realPathOf(file: string): string {
  * regular file, such as a device or a pipe, which an atomic rename would replace (64, use
  * standard output and redirect); and the database itself or any of its companion files (-wal,
  * -shm, lock, socket), by name, through a symlink or as a hard link (64): a rename over it would
- * destroy the profiles.
+ * destroy the profiles. So are another running sensor's database, any database's companion files,
+ * and (unless the output is itself a database, as a backup is) an existing SQLite file.
  */
-export function resolveOutputFile(file: string, what: string, dbPath: string): string {
+export function resolveOutputFile(file: string, what: string, dbPath: string, options: { replacesDatabase?: boolean } = {}): string {
   if (file === '') throw new CliError(EXIT.USAGE, `the ${what} file name is empty; name the file to write`);
   const link = fs.lstatSync(file, { throwIfNoEntry: false });
   const target = realPathOf(file);
-  if (link?.isSymbolicLink() && !fs.existsSync(target)) throw new CliError(EXIT.USAGE, `${file} is a symlink to a missing file; name the ${what} file itself`);
+  if (link?.isSymbolicLink() && !fs.existsSync(target)) {
+    // /dev/stdout on a pipe resolves to "pipe:[N]": not a file either way.
+    if (fs.statSync(file, { throwIfNoEntry: false })) throw new CliError(EXIT.USAGE, `${file} is not a regular file; for standard output use -o - or leave -o out`);
+    throw new CliError(EXIT.USAGE, `${file} is a symlink to a missing file; name the ${what} file itself`);
+  }
   const dir = path.dirname(target);
   const dirStat = fs.statSync(dir, { throwIfNoEntry: false });
   if (!dirStat) throw new CliError(EXIT.IO, `cannot write ${what} ${file}: directory ${dir} does not exist (create it first)`);
@@ -183,6 +202,18 @@ export function resolveOutputFile(file: string, what: string, dbPath: string): s
   }
   if (stat && !stat.isFile()) {
     throw new CliError(EXIT.USAGE, `${file} exists and is not a regular file (a device, pipe or socket would be replaced); write to standard output and redirect instead`);
+  }
+  // Another database's files: a running sensor's database (it would go on writing into the
+  // replaced file and lose everything), and any database's -wal/-shm/lock/socket.
+  const holder = stat ? writerLockHolder(target) : null;
+  if (holder !== null) throw new CliError(EXIT.USAGE, `${file} is the database of a running sensord (pid ${holder}); stop it first, or name a new file for the ${what}`);
+  for (const suffix of DATABASE_COMPANIONS) {
+    if (suffix !== '' && target.endsWith(suffix) && fs.statSync(target.slice(0, -suffix.length), { throwIfNoEntry: false })?.isFile()) {
+      throw new CliError(EXIT.USAGE, `${file} belongs to the database ${target.slice(0, -suffix.length)}; name a new file for the ${what}`);
+    }
+  }
+  if (stat && !options.replacesDatabase && startsWithSqliteHeader(target)) {
+    throw new CliError(EXIT.USAGE, `${file} is a SQLite database, not an earlier ${what}; name a new file`);
   }
   return target;
 }

@@ -13,6 +13,7 @@ import os from 'node:os';
 import Database from 'better-sqlite3';
 import { LATEST_SCHEMA_VERSION, isForeignDb, migrate, schemaVersionOf } from './migrations.js';
 import { listSnapshots, quickCheckFile } from './snapshots.js';
+import { trackTemporary } from './temp-files.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
@@ -365,8 +366,12 @@ function needsPrivateCopy(file: string): boolean {
 
 function openPrivateCopy(file: string, options: OpenOptions): SensorDb {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sensor-db-'));
+  const forget = trackTemporary(dir);
   const copy = path.join(dir, path.basename(file));
-  const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+  const remove = () => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    forget();
+  };
   const rename = (err: unknown) => {
     if (err instanceof Error) err.message = err.message.split(copy).join(file);
     return err;

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import type { BehaviorProfileEntry } from '../anomaly/profiler.js';
 import { getMeta, quickCheck } from './db.js';
 import { LATEST_SCHEMA_VERSION, schemaVersionOf } from './migrations.js';
+import { trackTemporary } from './temp-files.js';
 
 // ---------------------------------------------------------------- profile export
 
@@ -123,11 +124,20 @@ export async function writeExport(db: Database.Database, format: ExportFormat, f
 export class AtomicFileSink implements TextSink {
   private readonly tmp: string;
   private fd: number;
+  private readonly forgetTemporary: () => void;
 
   constructor(readonly file: string) {
     const dir = path.dirname(path.resolve(file));
     this.tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}`);
+    this.forgetTemporary = trackTemporary(this.tmp);
     this.fd = fs.openSync(this.tmp, 'w', 0o644);
+    // Replacing a file keeps its permissions (an export holds addresses; a 0600 file stays 0600)
+    // and, where we may, its owner.
+    const old = fs.statSync(file, { throwIfNoEntry: false });
+    if (old) {
+      fs.fchmodSync(this.fd, old.mode & 0o777);
+      if (process.getuid?.() === 0) fs.fchownSync(this.fd, old.uid, old.gid);
+    }
   }
 
   write(s: string): void {
@@ -141,6 +151,7 @@ export class AtomicFileSink implements TextSink {
     fs.closeSync(this.fd);
     this.fd = -1;
     fs.renameSync(this.tmp, this.file);
+    this.forgetTemporary();
     fsyncDir(path.dirname(path.resolve(this.file)));
   }
 
@@ -151,6 +162,7 @@ export class AtomicFileSink implements TextSink {
       this.fd = -1;
     }
     fs.rmSync(this.tmp, { force: true });
+    this.forgetTemporary();
   }
 }
 
@@ -217,6 +229,7 @@ export async function backupDatabase(src: Database.Database, dest: string): Prom
   const dir = path.dirname(path.resolve(dest));
   const tmp = path.join(dir, `.${path.basename(dest)}.tmp-${process.pid}`);
   fs.rmSync(tmp, { force: true });
+  const temporaries = [tmp, `${tmp}-journal`, `${tmp}-wal`, `${tmp}-shm`].map(trackTemporary);
   let copy: Database.Database | null = null;
   try {
     await src.backup(tmp);
@@ -238,12 +251,17 @@ export async function backupDatabase(src: Database.Database, dest: string): Prom
     const fd = fs.openSync(tmp, 'r+');
     try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
     const bytes = fs.statSync(tmp).size;
+    // A -wal or hot -journal left beside DEST (by an earlier database there) would be replayed
+    // into the new file when it is opened: the copy is self-contained, they go first.
+    for (const f of [`${dest}-wal`, `${dest}-shm`, `${dest}-journal`]) fs.rmSync(f, { force: true });
     fs.renameSync(tmp, dest);
     fsyncDir(dir);
+    for (const forget of temporaries) forget();
     return { path: dest, bytes, profileRows, journalRows, alerts, schemaVersion: version, sensorId, check, ms: performance.now() - t0 };
   } catch (err) {
     copy?.close();
     for (const f of [tmp, `${tmp}-journal`, `${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
+    for (const forget of temporaries) forget();
     throw err;
   }
 }

@@ -256,6 +256,35 @@ describe('conventions', () => {
     expect(fs.lstatSync(latest).isSymbolicLink()).toBe(true);
     expect(fs.readFileSync(path.join(dir, 'exports', 'day1.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
 
+    // Another sensor's database: running (its lock held by a live process), its companion files, or
+    // any SQLite file where an export was meant to go. A backup may replace a stopped one (--force),
+    // and then a -wal left beside it must not be replayed into the new file.
+    const other = makeSensorDb(path.join(dir, 'other.db'), [[A, 'x', 1, 1, T0]], 'other-sensor');
+    fs.writeFileSync(`${other}.lock`, `${process.ppid}\n`);
+    for (const args of [['export-profiles', '-o', other], ['backup', other, '--force']]) {
+      const r = cli([...args, '--db', db]);
+      expect(r.code).toBe(64);
+      expect(r.stderr).toMatch(/other\.db is the database of a running sensord \(pid \d+\); stop it first/);
+    }
+    fs.rmSync(`${other}.lock`);
+    fs.writeFileSync(`${other}-wal`, 'left behind');
+    const intoWal = cli(['export-profiles', '-o', `${other}-wal`, '--db', db]);
+    expect(intoWal.code).toBe(64);
+    expect(intoWal.stderr).toMatch(/other\.db-wal belongs to the database .*other\.db; name a new file/);
+    const intoDb = cli(['export-profiles', '-o', other, '--db', db]);
+    expect(intoDb.code).toBe(64);
+    expect(intoDb.stderr).toMatch(/other\.db is a SQLite database, not an earlier export; name a new file/);
+    expect(cli(['backup', other, '--force', '--db', db]).code).toBe(0);
+    expect(fs.existsSync(`${other}-wal`)).toBe(false);
+    expect(exportRows(other)).toEqual(exportRows(db));
+
+    // Replacing an earlier export keeps its permissions.
+    const privateExport = path.join(dir, 'exports', 'private.jsonl');
+    fs.writeFileSync(privateExport, 'old\n', { mode: 0o600 });
+    fs.chmodSync(privateExport, 0o600);
+    expect(cli(['export-profiles', '--db', db, '-o', privateExport]).code).toBe(0);
+    expect(fs.statSync(privateExport).mode & 0o777).toBe(0o600);
+
     const stdout = cli(['export-profiles', '--db', db, '-o', '-']);
     expect(stdout.code).toBe(0);
     expect(stdout.stdout.trim().split('\n')).toHaveLength(3);

@@ -4,7 +4,7 @@
  * cannot create the WAL index (-shm) once sensord has stopped. Runs the real CLI as another user,
  * so it needs root; elsewhere it is skipped with the reason.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,6 +75,31 @@ maybe('a reader who cannot write beside a stopped sensor\'s database reads it al
   expect(privateCopies()).toEqual(copiesBefore);
   expect(fileDigest(db)).toBe(digest);
   expect(exportRows(backup)).toEqual(exportRows(db));
+});
+
+maybe('the private copy goes however the command ends: a reader that stops early (| head), SIGINT', async () => {
+  const state = path.join(dir, 'state');
+  fs.mkdirSync(state);
+  const rows = Array.from({ length: 20_000 }, (_, i): Row => [`ja4>ja4t:a${i % 100}`, `companion-${i}`, 1, 200, T0]);
+  const db = makeSensorDb(path.join(state, 'sensor.db'), rows);
+  for (const [p, mode] of [[state, 0o750], [db, 0o640]] as const) {
+    fs.chownSync(p, 0, OPERATOR.gid);
+    fs.chmodSync(p, mode);
+  }
+  const before = privateCopies();
+  const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+  const head = spawnSync('bash', ['-c', `${q(process.execPath)} ${q(CLI)} export-profiles --db ${q(db)} | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`],
+    { ...OPERATOR, encoding: 'utf8', cwd: '/' });
+  expect(head.stdout.trim()).toBe('0');
+  expect(privateCopies()).toEqual(before);
+  // Interrupted while it exports (Ctrl-C): the copy goes too, and the signal still ends the process.
+  const child = spawn(process.execPath, [CLI, 'export-profiles', '--db', db, '--format', 'csv'], { ...OPERATOR, cwd: '/' });
+  // Reading no further keeps it in the middle of the export (the pipe fills up).
+  await new Promise<void>((resolve) => child.stdout.once('data', () => { child.stdout.pause(); resolve(); }));
+  child.kill('SIGINT');
+  const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
+  expect(signal).toBe('SIGINT');
+  expect(privateCopies()).toEqual(before);
 });
 
 maybe('no read permission is exit 77 with what to do; a writer without write permission is 77 and changes nothing', () => {

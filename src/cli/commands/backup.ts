@@ -29,7 +29,7 @@ export const backupCommand: CommandModule<object, Args> = {
       ) as unknown as Argv<Args>,
   handler: run(async (args: Args) => {
     const ctx = context(args);
-    const dest = resolveOutputFile(args.dest, 'backup', ctx.dbPath);
+    const dest = resolveOutputFile(args.dest, 'backup', ctx.dbPath, { replacesDatabase: true });
     if (fs.existsSync(dest) && !args.force) throw new CliError(EXIT.USAGE, `${args.dest} exists; choose a new name or pass --force to replace it`);
     const flushed = args.flush ? await flushDaemonIfRunning(ctx) : false;
     const store = openSensorDb(ctx.dbPath, { readonly: true });
