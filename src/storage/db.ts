@@ -107,10 +107,11 @@ function inspect(file: string, check = true): Inspection {
     const n = fs.readSync(fd, head, 0, head.length, 0);
     if (n === 0) return { state: 'ok', version: 0, foreign: false }; // an empty file is an empty database
     if (n < 16 || !head.subarray(0, 16).equals(SQLITE_HEADER)) {
-      // Text where the header should be, with no snapshot of ours beside it, is a wrong --db (a
-      // config, a log), not a database the card damaged (that leaves zeros or noise): refuse it
-      // and leave it where it is.
-      if (looksLikeText(head, n) && listSnapshots(file).length === 0) throw new StorageError('NOT_SENSOR_DB', `${file} is a text file, not a sensor database; it was not modified (check --db / db_path)`);
+      // A recognisable file where the header should be — text (a config, a README), a capture, an
+      // archive — with no snapshot of ours beside it is a wrong --db, not a database the card
+      // damaged (that leaves zeros or noise): refuse it and leave it where it is.
+      const kind = foreignFileKind(head, n);
+      if (kind !== null && listSnapshots(file).length === 0) throw new StorageError('NOT_SENSOR_DB', `${file} is ${kind}, not a sensor database; it was not modified (check --db / db_path)`);
       return { state: 'corrupt', reason: 'not a SQLite database' };
     }
   } finally {
@@ -130,11 +131,44 @@ function inspect(file: string, check = true): Inspection {
   }
 }
 
-/** True when the first bytes are all printable ASCII or whitespace (tab, newline, carriage return). */
-function looksLikeText(buf: Buffer, n: number): boolean {
-  for (let i = 0; i < n; i++) {
+/** Leading bytes of formats a --db mix-up is likely to name. */
+const FILE_MAGIC: [number[], string][] = [
+  [[0xd4, 0xc3, 0xb2, 0xa1], 'a pcap capture'], [[0xa1, 0xb2, 0xc3, 0xd4], 'a pcap capture'],
+  [[0x4d, 0x3c, 0xb2, 0xa1], 'a pcap capture'], [[0xa1, 0xb2, 0x3c, 0x4d], 'a pcap capture'],
+  [[0x0a, 0x0d, 0x0d, 0x0a], 'a pcapng capture'], [[0x1f, 0x8b], 'a gzip file'], [[0x28, 0xb5, 0x2f, 0xfd], 'a zstd file'],
+  [[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], 'an xz file'], [[0x42, 0x5a, 0x68], 'a bzip2 file'], [[0x50, 0x4b, 0x03, 0x04], 'a zip file'],
+  [[0x7f, 0x45, 0x4c, 0x46], 'an executable'], [[0x25, 0x50, 0x44, 0x46], 'a PDF'],
+];
+
+/** What a file that is not SQLite recognisably is ('a text file', 'a pcap capture', ...), or null for noise. */
+function foreignFileKind(buf: Buffer, n: number): string | null {
+  for (const [magic, kind] of FILE_MAGIC) {
+    if (n >= magic.length && magic.every((b, i) => buf[i] === b)) return kind;
+  }
+  return isUtf8Text(buf, n) ? 'a text file' : null;
+}
+
+/**
+ * True when the first bytes are UTF-8 text: well-formed sequences (one cut off by the end of the
+ * sample allowed), no control characters but tab, newline and carriage return.
+ */
+function isUtf8Text(buf: Buffer, n: number): boolean {
+  let i = 0;
+  while (i < n) {
     const b = buf[i];
-    if ((b < 0x20 || b > 0x7e) && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;
+    if (b < 0x80) {
+      if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;
+      if (b === 0x7f) return false;
+      i++;
+      continue;
+    }
+    const len = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (len === 0) return false;
+    for (let k = 1; k < len; k++) {
+      if (i + k >= n) return true; // cut off by the sample's end
+      if ((buf[i + k] & 0xc0) !== 0x80) return false;
+    }
+    i += len;
   }
   return true;
 }

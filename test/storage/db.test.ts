@@ -102,6 +102,21 @@ describe('start-up recovery', () => {
     expect(fs.readdirSync(dir)).toEqual(['sensor.yaml']);
   });
 
+  test('other recognisable files — UTF-8 text, a capture, an archive — are refused and left as they were too', () => {
+    const files: [string, Buffer, RegExp][] = [
+      ['README.md', Buffer.from('# ja4-sensor\n\nA sensor – for Raspberry Pi → JA4+ fingerprints, “profiles” and alerts.\n'), /is a text file/],
+      ['capture.pcap', fs.readFileSync(path.join(process.cwd(), 'test/fixtures/demo.pcap')).subarray(0, 4096), /is a pcap capture/],
+      ['profiles.jsonl.gz', Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x01, 0x02]), /is a gzip file/],
+    ];
+    for (const [name, content, message] of files) {
+      const dbPath = path.join(dir, name);
+      fs.writeFileSync(dbPath, content);
+      expect(() => openSensorDb(dbPath)).toThrow(message);
+      expect(fs.readFileSync(dbPath).equals(content)).toBe(true);
+    }
+    expect(fs.readdirSync(dir).sort()).toEqual(files.map(([name]) => name).sort());
+  });
+
   test('a directory as the database is refused with a message naming it', () => {
     expect(() => openSensorDb(dir)).toThrow(/is a directory/);
   });
