@@ -8,6 +8,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { optionWithoutValue } from './argv.js';
 import { COMMANDS } from './commands/index.js';
 
 // A reader that stops early (`sensorctl export-profiles | head`) closes the pipe: that ends the
@@ -49,6 +50,17 @@ function givenOnce(argv: Record<string, unknown>): true {
     throw new UsageError(`--${key} was given ${value.length} times; give it once`);
   }
   return true;
+}
+
+/** Every sensorctl option that takes a value (the rest are flags). */
+const VALUE_OPTIONS = new Set([
+  'db', 'config', 'socket', 'format', 'anchor', 'since', 'output', 'kind', 'limit', 'top', 'wait', 'max-size', 'source-id',
+  'methods', 'keylog', 'ssh-window',
+]);
+const missing = optionWithoutValue(hideBin(process.argv), VALUE_OPTIONS, { o: 'output', c: 'config' });
+if (missing !== null) {
+  process.stderr.write(`sensorctl: --${missing} needs a value\nRun \`sensorctl --help\` for usage.\n`);
+  process.exit(64);
 }
 
 const cli = yargs(keepOptionValues(hideBin(process.argv)))

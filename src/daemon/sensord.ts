@@ -4,6 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeCapture, type CaptureSpec } from '../capture/source.js';
+import { optionWithoutValue } from '../cli/argv.js';
 import { parseMethods } from '../cli/commands/fingerprint.js';
 import { keyLogSecretCount } from '../fingerprint/decrypt/secrets.js';
 import type { LogLevel } from '../storage/db.js';
@@ -35,6 +36,12 @@ function keepStdinDash(args: string[]): string[] {
     }
   }
   return out;
+}
+
+const missingValue = optionWithoutValue(hideBin(process.argv), new Set(SINGLE_VALUED), { r: 'read', i: 'interface', c: 'config' });
+if (missingValue !== null) {
+  process.stderr.write(`sensord: --${missingValue}${missingValue === 'read' ? ' needs a value: a capture file, or - for standard input' : ' needs a value'}\nRun \`sensord --help\` for usage.\n`);
+  process.exit(EXIT_USAGE);
 }
 
 const argv = await yargs(keepStdinDash(hideBin(process.argv)))
@@ -94,7 +101,10 @@ try {
   throw err;
 }
 if (argv['flush-interval'] !== undefined) {
-  if (!(argv['flush-interval'] > 0 && argv['flush-interval'] <= 86_400)) configError('--flush-interval must be a number of seconds above 0 and at most 86400 (a day)');
+  if (!(argv['flush-interval'] > 0 && argv['flush-interval'] <= 86_400)) {
+    process.stderr.write('sensord: --flush-interval must be a number of seconds above 0 and at most 86400 (a day)\nRun `sensord --help` for usage.\n');
+    process.exit(EXIT_USAGE);
+  }
   config.flush_interval = argv['flush-interval'];
   if (config.max_flush_interval < config.flush_interval) config.max_flush_interval = config.flush_interval;
 }

@@ -227,7 +227,7 @@ describe('conventions', () => {
       [['export-profiles', '-o', path.join(dir, 'sub', '..', 's.db')], /is the sensor database itself/],
       [['export-profiles', '-o', `${db}.lock`], /is the sensor database's lock file/],
       [['export-profiles', '-o', `${db}-wal`], /is the sensor database's wal file/],
-      [['export-profiles', '-o', ''], /the export file name is empty/],
+      [['export-profiles', '-o', ''], /--output needs a value/],
       [['backup', path.join(dir, 'link.db'), '--force'], /link\.db is the sensor database itself; name a new file for the backup/],
       [['backup', path.join(dir, 'hard.db'), '--force'], /is the sensor database itself/],
       [['backup', '', '--force'], /the backup file name is empty/],
@@ -313,6 +313,13 @@ describe('conventions', () => {
       [['import-profiles', jsonl, '--db', db, '--max-size=-1'], /--max-size must be a number above 0 and at most 1048576 MiB/],
       [['import-profiles', jsonl, '--db', db, '--max-size', '1e309'], /--max-size must be a number/],
       [['seed', jsonl, '--db', db, '--max-size', 'abc'], /--max-size must be a number/],
+      // A value forgotten: at the end, before another option, or empty.
+      [['alerts', '--db', db, '--limit'], /--limit needs a value/],
+      [['alerts', '--db', db, '--limit', ''], /--limit needs a value/],
+      [['alerts', '--db', db, '--limit='], /--limit needs a value/],
+      [['import-profiles', jsonl, '--wait', '--db', db], /--wait needs a value/],
+      [['import-profiles', jsonl, '--db', db, '--source-id'], /--source-id needs a value/],
+      [['export-profiles', '--db', db, '-o'], /--output needs a value/],
     ];
     for (const [args, message] of cases) {
       const r = cli(args);

@@ -247,6 +247,9 @@ describe('sensord configuration', () => {
       [['--read', '--db', path.join(dir, 'c.db')], /--read needs a value: a capture file, or - for standard input/],
       [['--read', DEMO_PCAP, '--db='], /--db needs a value/],
       [['--interface', '', '--db', path.join(dir, 'c.db')], /--interface needs a value/],
+      [['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--flush-interval'], /--flush-interval needs a value/],
+      [['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--flush-interval', 'abc'], /--flush-interval must be a number of seconds/],
+      [['-r', '--db', path.join(dir, 'c.db')], /--read needs a value: a capture file, or - for standard input/],
     ] as [string[], RegExp][]) {
       const r = await runNode(SENSORD, args);
       expect(r.code).toBe(64);
