@@ -242,5 +242,6 @@ export function loadConfig(path?: string): { config: SensorConfig; source: strin
 
 /** The DB path every tool uses: --db, then SENSOR_DB, then the config's db_path. */
 export function resolveDbPath(cliDb: string | undefined, config: SensorConfig): string {
-  return cliDb ?? process.env.SENSOR_DB ?? config.db_path;
+  // An empty SENSOR_DB (`SENSOR_DB= sensorctl ...`, an unset variable in a unit) is no setting.
+  return cliDb ?? (process.env.SENSOR_DB || undefined) ?? config.db_path;
 }

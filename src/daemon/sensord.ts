@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** sensord: the sensor daemon. Parses arguments, loads the config, and runs the SensorDaemon. */
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeCapture, type CaptureSpec } from '../capture/source.js';
@@ -8,6 +8,7 @@ import { optionWithoutValue } from '../cli/argv.js';
 import { parseMethods } from '../cli/commands/fingerprint.js';
 import { keyLogSecretCount } from '../fingerprint/decrypt/secrets.js';
 import type { LogLevel } from '../storage/db.js';
+import { validateMqttSection } from '../mqtt/index.js';
 import { ConfigError, loadConfig, resolveDbPath, settlePairs, type SensorConfig } from './config.js';
 import { ControlServer, controlSocketPath } from './control-server.js';
 import { EXIT_CAPTURE, EXIT_CONFIG, SensorDaemon } from './daemon.js';
@@ -108,7 +109,15 @@ if (argv['flush-interval'] !== undefined) {
   config.flush_interval = argv['flush-interval'];
   if (config.max_flush_interval < config.flush_interval) config.max_flush_interval = config.flush_interval;
 }
-if (argv['mqtt-url'] !== undefined) config.mqtt = { ...config.mqtt, url: argv['mqtt-url'] };
+if (argv['mqtt-url'] !== undefined) {
+  config.mqtt = { ...config.mqtt, url: argv['mqtt-url'] };
+  // Checked now, before the database is opened (and created) by a run that cannot go on.
+  try {
+    validateMqttSection(config.mqtt);
+  } catch (err) {
+    configError((err as Error).message.replace('config mqtt.url', '--mqtt-url'));
+  }
+}
 let pairNotes: string[] = [];
 try {
   const methods = parseMethods(argv.methods);
@@ -129,6 +138,14 @@ if (argv.read !== undefined) {
   if (argv.read !== '-' && !stat?.isFile() && !stat?.isFIFO() && !stat?.isCharacterDevice()) {
     process.stderr.write(`sensord: ${stat ? `capture ${argv.read} is not a file` : `capture file not found: ${argv.read}`}\n`);
     process.exit(EXIT_CAPTURE);
+  }
+  if (argv.read !== '-') {
+    try {
+      accessSync(argv.read, fsConstants.R_OK);
+    } catch {
+      process.stderr.write(`sensord: cannot read capture ${argv.read}: permission denied\n`);
+      process.exit(EXIT_CAPTURE);
+    }
   }
 } else {
   const iface = argv.interface ?? config.interface;

@@ -86,7 +86,9 @@ export function writerLockHolder(dbPath: string): number | null {
 export function acquireWriterLock(dbPath: string, who = 'this process'): WriterLock {
   // As opening the database would: the lock comes first, so it makes the directory.
   fs.mkdirSync(path.dirname(path.resolve(dbPath)), { recursive: true });
-  const links = fs.statSync(dbPath, { throwIfNoEntry: false })?.nlink ?? 1;
+  const dbStat = fs.statSync(dbPath, { throwIfNoEntry: false });
+  if (dbStat?.isDirectory()) throw new StorageError('OPEN_FAILED', `database path ${dbPath} is a directory; name a file in it`);
+  const links = dbStat?.nlink ?? 1;
   if (links > 1) {
     throw new StorageError('OPEN_FAILED', `database ${dbPath} has ${links} hard links; writers through different names would not see each other's lock ` +
       `and SQLite keeps a separate -wal file for each name, so it is refused: remove the other links (find / -samefile ${dbPath}) or copy the file`);

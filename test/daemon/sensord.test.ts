@@ -258,6 +258,12 @@ describe('sensord configuration', () => {
     const noMethod = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--methods', ',']);
     expect(noMethod.code).toBe(78);
     expect(noMethod.stderr).toMatch(/--methods names no method/);
+    const badUrl = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--mqtt-url', 'notaurl']);
+    expect(badUrl.code).toBe(78);
+    expect(badUrl.stderr).toMatch(/--mqtt-url: 'notaurl' must be mqtt:\/\/, mqtts:\/\//);
+    const dirAsDb = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', `${dir}/`]);
+    expect(dirAsDb.code).toBe(4);
+    expect(dirAsDb.stderr).toMatch(/is a directory; name a file in it/);
     expect(existsSync(path.join(dir, 'c.db'))).toBe(false);
   });
 
