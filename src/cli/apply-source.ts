@@ -8,7 +8,7 @@ import type { Argv } from 'yargs';
 import { openSensorDb, type SensorDb } from '../storage/db.js';
 import { acquireWriterLock, type WriterLock } from '../storage/lock.js';
 import {
-  applyToDatabase, defaultLimits, emptyStats, SourceScan, type ApplyResult, type MergeStats, type ProfileRow, type ProfileSource, type ScanResult, type SourceLimits,
+  applyToDatabase, defaultLimits, emptyStats, SeedError, SourceScan, type ApplyResult, type MergeStats, type ProfileRow, type ProfileSource, type ScanResult, type SourceLimits,
 } from '../storage/seed.js';
 import { checkNumber, EXIT, type Context, type DbArgs } from './common.js';
 import { connectDaemon, type ControlClient } from './control-client.js';
@@ -113,7 +113,31 @@ function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: Pr
   }
 }
 
+/**
+ * A backup of this very database (same sensor id, same creation time) merged into it counts its
+ * whole history twice: that is a restore gone wrong, refused unless --force. A redeployed sensor
+ * seeded from its old backup has a new database (another creation time), so it is not affected.
+ */
+function refuseOwnBackup(ctx: Context, source: ProfileSource, args: ApplyArgs): void {
+  if (args.force || source.sensorId === null || source.createdAt === null || !fs.existsSync(ctx.dbPath)) return;
+  let dest: SensorDb;
+  try {
+    dest = openSensorDb(ctx.dbPath, { readonly: true });
+  } catch {
+    return; // the merge itself reports what is wrong with the destination
+  }
+  try {
+    if (dest.sensorId !== source.sensorId || dest.createdAt !== source.createdAt) return;
+  } finally {
+    dest.close();
+  }
+  throw new SeedError('INVALID', `${source.label} is a backup of this same database (sensor ${source.sensorId}, created ` +
+    `${new Date(source.createdAt).toISOString()}): merging it would count its history twice. To restore it, stop sensord and ` +
+    'copy it over the database; --force merges it anyway');
+}
+
 export async function applySource(ctx: Context, source: ProfileSource, args: ApplyArgs): Promise<ApplyReport> {
+  refuseOwnBackup(ctx, source, args);
   const t0 = performance.now();
   const bar = progressBar({ enabled: args.progress, expected: source.approxRows });
   const client = await connectDaemon(ctx.config, ctx.dbPath, ctx.socket);

@@ -88,6 +88,8 @@ export interface ProfileSource {
   /** The path (or '-') as the user named it. */
   readonly label: string;
   readonly sensorId: string | null;
+  /** When the source database was created (its meta), which with the sensor id tells a backup of a given database; null for JSON lines. */
+  readonly createdAt: number | null;
   /** sha256 of the source's bytes (with its -wal): the same file seen again is recognised without reading it. */
   readonly fileDigest: string;
   readonly schemaVersion: number | null;
@@ -374,6 +376,7 @@ class SqliteSource implements ProfileSource {
     private readonly tmp: string,
     private readonly limits: SourceLimits,
     readonly sensorId: string | null,
+    readonly createdAt: number | null,
     readonly fileDigest: string,
     readonly schemaVersion: number,
     readonly approxRows: number,
@@ -503,7 +506,7 @@ export function openSqliteSource(file: string, opts: FileCheckOptions): SqliteSo
         throw new SeedError('INVALID', `source ${label} rejected: ${describeBadRow(r, limits, 'profile_journal')}`);
       }
     }
-    return new SqliteSource(label, db, tmp, limits, sensorId, `sqlite:${fileHash.digest('hex')}`, version, base, journal);
+    return new SqliteSource(label, db, tmp, limits, sensorId, readSourceCreatedAt(db), `sqlite:${fileHash.digest('hex')}`, version, base, journal);
   } catch (err) {
     db?.close();
     if (tmp !== null) fs.rmSync(tmp, { recursive: true, force: true });
@@ -524,6 +527,17 @@ function readSourceSensorId(db: Database.Database, label: string): string | null
     throw new SeedError('INVALID', `source ${label} has an invalid sensor id in its meta table`);
   }
   return row.v;
+}
+
+/** The source's meta created_at (epoch ms), or null when absent or not a plain number (it only informs a warning). */
+function readSourceCreatedAt(db: Database.Database): number | null {
+  try {
+    const row = db.prepare("SELECT CASE WHEN octet_length(value) <= 20 THEN value END AS v FROM meta WHERE key = 'created_at'").get() as { v: unknown } | undefined;
+    const n = typeof row?.v === 'string' || typeof row?.v === 'number' ? Number(row.v) : NaN;
+    return Number.isSafeInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
 }
 
 // ---------------------------------------------------------------- JSON-lines sources (export-profiles output)
@@ -603,6 +617,7 @@ function* readLines(file: string, label: string): IterableIterator<[string, numb
 class JsonlSource implements ProfileSource {
   readonly kind = 'jsonl' as const;
   readonly schemaVersion = null;
+  readonly createdAt = null;
   constructor(
     readonly label: string,
     private readonly file: string,

@@ -82,6 +82,14 @@ describe('import-profiles', () => {
     const relabelled = cli(['import-profiles', '-', '--db', dest, '--source-id', 'another-name'], { input: fs.readFileSync(file) });
     expect(relabelled.code).toBe(3);
     expect(relabelled.stdout).toMatch(/already applied/);
+    // A backup of a database seeded back into that same database would count everything twice.
+    const ownBackup = path.join(dir, 'own-backup.db');
+    expect(cli(['backup', ownBackup, '--db', src]).code).toBe(0);
+    const srcRows = exportRows(src);
+    const own = cli(['seed', ownBackup, '--db', src]);
+    expect(own.code).toBe(65);
+    expect(own.stderr).toMatch(/own-backup\.db is a backup of this same database \(sensor source-sensor, created .*\): merging it would count its history twice/);
+    expect(exportRows(src)).toEqual(srcRows);
     const seededThenImported = path.join(dir, 'e.db');
     expect(cli(['seed', src, '--db', seededThenImported]).code).toBe(0);
     expect(cli(['import-profiles', file, '--db', seededThenImported, '--source-id', 'source-sensor']).code).toBe(3);
