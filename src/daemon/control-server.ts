@@ -29,8 +29,10 @@
  *                                {"outcome": "applied", "stats": {...}} (dry_run: statistics only)
  * A session whose connection closes before seed.commit is dropped: nothing of it is applied.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { AlertRecord } from '../anomaly/alert.js';
 import type { BehaviorProfileEntry, BehaviorProfiler } from '../anomaly/profiler.js';
@@ -49,12 +51,27 @@ const MAX_FOLLOWER_BACKLOG = 4 * 1024 * 1024;
 /** A content digest (64 hex) or a file digest (`sqlite:`/`jsonl:` + 64 hex). */
 const DIGEST_RE = /^(?:[a-z]+:)?[0-9a-f]{64}$/;
 
+/** The longest unix socket path Linux takes (sun_path is 108 bytes with its terminating NUL). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * `<db>.sock` beside the database; where that is too long for a unix socket, a short name in the
+ * temporary directory derived from the database's real path, so sensorctl derives the same one.
+ */
+export function socketBesideDb(dbPath: string): string {
+  const beside = `${path.resolve(dbPath)}.sock`;
+  if (Buffer.byteLength(beside) <= MAX_SOCKET_PATH_BYTES) return beside;
+  let real = path.resolve(dbPath);
+  try { real = fs.realpathSync(real); } catch { /* not there yet */ }
+  return path.join(os.tmpdir(), `sensor-${createHash('sha256').update(real).digest('hex').slice(0, 16)}.sock`);
+}
+
 /** The socket path the daemon listens on. */
 export function controlSocketPath(config: Pick<SensorConfig, 'control_socket'>, dbPath: string, env: NodeJS.ProcessEnv = process.env): string {
   if (config.control_socket) return path.resolve(config.control_socket);
   const runtime = env.RUNTIME_DIRECTORY?.split(':')[0];
   if (runtime) return path.join(runtime, CONTROL_SOCKET_NAME);
-  return `${path.resolve(dbPath)}.sock`;
+  return socketBesideDb(dbPath);
 }
 
 /** Paths sensorctl tries, in order: the explicit one, the runtime directory, the hint in the database, beside the database. */
@@ -66,7 +83,7 @@ export function controlSocketCandidates(
   const runtime = env.RUNTIME_DIRECTORY?.split(':')[0];
   if (runtime) out.push(path.join(runtime, CONTROL_SOCKET_NAME));
   if (metaHint) out.push(metaHint);
-  out.push(`${path.resolve(dbPath)}.sock`);
+  out.push(socketBesideDb(dbPath));
   return [...new Set(out)];
 }
 
@@ -141,8 +158,8 @@ export class ControlServer {
   async start(): Promise<boolean> {
     const file = this.opts.path;
     const log = this.opts.log;
-    if (Buffer.byteLength(file) > 107) {
-      log('warn', `control socket path ${file} is too long for a unix socket (max 107 bytes); sensorctl cannot reach this daemon — set control_socket in the config`);
+    if (Buffer.byteLength(file) > MAX_SOCKET_PATH_BYTES) {
+      log('warn', `control socket path ${file} is too long for a unix socket (max ${MAX_SOCKET_PATH_BYTES} bytes); sensorctl cannot reach this daemon — set control_socket in the config`);
       return false;
     }
     try {

@@ -409,6 +409,16 @@ test('status without a daemon: exit 0 with a readable database, a distinct code 
   expect(json(tooNew).database).toMatchObject({ path: newer });
 });
 
+test('a sensord that holds the database but cannot be reached is said, not taken for "not running"', () => {
+  const db = makeSensorDb(path.join(dir, 's.db'), ROWS);
+  fs.writeFileSync(`${db}.lock`, `${process.ppid}\n`); // a live process holds the writer lock; no socket answers
+  const status = cli(['status', '--db', db]);
+  expect(status.stdout).toMatch(/^daemon\s+unreachable: sensord \(pid \d+\) holds the database but does not answer on its control socket/m);
+  const exported = cli(['export-profiles', '--db', db]);
+  expect(exported.code).toBe(0);
+  expect(exported.stderr).toMatch(/^sensorctl: warning: sensord \(pid \d+\) holds .*s\.db but does not answer on its control socket .*as of its last flush$/m);
+});
+
 test('status --check finds a damaged page that the summary alone does not read; exit 74', () => {
   const file = makeSensorDb(path.join(dir, 'big.db'), ROWS);
   const pageSize = (() => {

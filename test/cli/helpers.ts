@@ -127,7 +127,7 @@ export class Daemon {
   async ready(packets = 0, timeoutMs = 20_000): Promise<Record<string, unknown>> {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      if (fs.existsSync(`${this.db}.sock`)) {
+      if (fs.existsSync(`${this.db}.sock`) || this.stderr.includes('control socket listening')) {
         const r = await cliAsync(['status', '--db', this.db, '--json']);
         if (r.code === 0) {
           const s = JSON.parse(r.stdout) as { daemon: Record<string, unknown> };

@@ -132,6 +132,24 @@ test('alerts --follow streams alerts as the daemon raises them', async () => {
   expect(JSON.parse(listed.stdout.trim().split('\n')[0]!)).toEqual(JSON.parse(out.trim().split('\n')[0]!));
 });
 
+test('a database path too long for a socket beside it: the daemon listens on a short one both sides derive', async () => {
+  const deep = path.join(dir, 'a-rather-long-directory-name-for-a-sensor-database', 'and-another-level-of-it-to-pass-108-bytes');
+  fs.mkdirSync(deep, { recursive: true });
+  const db = path.join(deep, 'sensor.db');
+  expect(Buffer.byteLength(`${db}.sock`)).toBeGreaterThan(107);
+  const d = start(db, ['-q']);
+  const live = await d.ready();
+  expect(String(live.socket ?? '')).not.toContain(deep);
+  expect(d.stderr).not.toMatch(/too long for a unix socket/);
+  d.write(pcap);
+  await d.ready(records.length);
+  // The backup asks the daemon to flush first, so it holds what the daemon has in memory.
+  const backup = cli(['backup', path.join(dir, 'b.db'), '--db', db, '--json']);
+  expect(json(backup)).toMatchObject({ outcome: 'done', daemon_flushed: true });
+  expect(Number(json(backup).profile_rows)).toBeGreaterThan(0);
+  expect(await d.end()).toBe(0);
+});
+
 test('alerts --follow without a daemon exits 69 with a clear line', () => {
   const db = demoDb(path.join(dir, 'x.db'));
   const r = cli(['alerts', '--follow', '--db', db]);

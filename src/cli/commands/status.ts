@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { openSensorDb, quickCheck, StorageError } from '../../storage/db.js';
 import { dbFacts, type DbFacts } from '../../storage/export.js';
+import { writerLockHolder } from '../../storage/lock.js';
 import { classify, context, EXIT, EXIT_CODES_HELP, humanBytes, humanDuration, isoTime, run, withDbOptions, type DbArgs } from '../common.js';
 import { connectDaemon } from '../control-client.js';
 
@@ -40,6 +41,10 @@ export const statusCommand: CommandModule<object, Args> = {
       }
     } catch (err) {
       daemonError = classify(err)[1];
+    }
+    if (!live && daemonError === null) {
+      const holder = writerLockHolder(ctx.dbPath);
+      if (holder !== null) daemonError = `sensord (pid ${holder}) holds the database but does not answer on its control socket (pass --socket, or check control_socket in the config)`;
     }
     let facts: DbFacts | null = null;
     let dbError: string | null = null;
