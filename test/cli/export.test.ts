@@ -448,3 +448,19 @@ test('status --check finds a damaged page that the summary alone does not read; 
   expect(asJson.code).toBe(74);
   expect((json(asJson).database as { integrity: string }).integrity).not.toBe('ok');
 });
+
+test('status --check on a database too damaged to summarise still gives its integrity line and path', () => {
+  const file = makeSensorDb(path.join(dir, 'bad.db'), ROWS);
+  const db = new Database(file);
+  db.pragma('journal_mode = DELETE');
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  const root = (db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'behavior_profiles'").get() as { rootpage: number }).rootpage;
+  db.close();
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.alloc(64, 0x41), 0, 64, (root - 1) * pageSize); // the profiles table's root page
+  fs.closeSync(fd);
+  const r = cli(['status', '--db', file, '--check']);
+  expect(r.code).toBe(74);
+  expect(r.stdout).toMatch(/^database\s+database .*bad\.db: /m);
+  expect(r.stdout).toMatch(/^integrity\s+DAMAGED: /m);
+});

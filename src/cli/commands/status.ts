@@ -1,13 +1,17 @@
 /** `sensorctl status`: is the sensor running, what is it doing, what is on disk. */
 import fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { openSensorDb, quickCheck, StorageError } from '../../storage/db.js';
+import { isCorruptionError, openSensorDb, quickCheck, StorageError } from '../../storage/db.js';
 import { dbFacts, type DbFacts } from '../../storage/export.js';
 import { writerLockHolder } from '../../storage/lock.js';
 import { classify, context, EXIT, EXIT_CODES_HELP, humanBytes, humanDuration, isoTime, run, withDbOptions, type DbArgs } from '../common.js';
 import { connectDaemon } from '../control-client.js';
 
 type Live = Record<string, unknown> & { last_flush?: Record<string, unknown> | null };
+
+function damaged(problem: string): string {
+  return `DAMAGED: ${problem} — sensord moves the file aside and restores the newest good snapshot at its next start`;
+}
 
 interface Args extends DbArgs {
   check: boolean;
@@ -69,6 +73,8 @@ export const statusCommand: CommandModule<object, Args> = {
       } catch (err) {
         [dbExit, dbError] = classify(err);
         if (err instanceof StorageError) dbError = err.message;
+        else if (!dbError.includes(ctx.dbPath)) dbError = `database ${ctx.dbPath}: ${dbError}`;
+        if (args.check && isCorruptionError(err)) integrity = (err as Error).message; // too damaged to summarise
       }
     } else {
       dbError = `database ${ctx.dbPath} does not exist (yet)`;
@@ -89,7 +95,7 @@ export const statusCommand: CommandModule<object, Args> = {
               anchors: facts.anchors, journal_rows: facts.journalRows, alerts: facts.alerts, last_alert_at: facts.lastAlertAt,
               seeds_applied: facts.seedsApplied, last_write_at: facts.lastWriteAt, integrity,
             }
-          : { path: ctx.dbPath, error: dbError },
+          : { path: ctx.dbPath, error: dbError, integrity },
         config: ctx.configSource,
       })}\n`);
       return exitCode;
@@ -113,13 +119,11 @@ export const statusCommand: CommandModule<object, Args> = {
       row(live ? 'on disk' : 'profiles', `${facts.profileRows} rows over ${facts.anchors} anchors${facts.journalRows ? ` (${facts.journalRows} journal rows to fold)` : ''}; last write ${isoTime(facts.lastWriteAt)}`);
       row('alerts', `${facts.alerts} stored${facts.lastAlertAt ? `, newest ${isoTime(facts.lastAlertAt)}` : ''}`);
       row('seeds', `${facts.seedsApplied} source${facts.seedsApplied === 1 ? '' : 's'} applied (ledger)`);
-      if (integrity !== null) {
-        row('integrity', integrity === 'ok' ? 'ok (quick_check)'
-          : `DAMAGED: ${integrity} — sensord moves the file aside and restores the newest good snapshot at its next start`);
-      }
+      if (integrity !== null) row('integrity', integrity === 'ok' ? 'ok (quick_check)' : damaged(integrity));
     } else {
       row('database', dbError ?? '-');
     }
+    if (!facts && integrity !== null) row('integrity', damaged(integrity));
     process.stdout.write(`${lines.join('\n')}\n`);
     return exitCode;
   }),
