@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { ConfigError, loadConfig, resolveDbPath, type SensorConfig } from '../daemon/config.js';
-import { StorageError } from '../storage/db.js';
+import { isSqliteFile, StorageError } from '../storage/db.js';
 import { writerLockHolder } from '../storage/lock.js';
 import { SeedError } from '../storage/seed.js';
 import { ControlError } from './control-client.js';
@@ -138,19 +138,6 @@ function databaseFiles(dbPath: string): [string, string][] {
   return [...new Set([abs, real])].flatMap((p) => DATABASE_COMPANIONS.map((suffix): [string, string] => [p + suffix, suffix]));
 }
 
-function startsWithSqliteHeader(file: string): boolean {
-  const head = Buffer.alloc(16);
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    return fs.readSync(fd, head, 0, 16, 0) === 16 && head.toString('latin1') === 'SQLite format 3\0';
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
 function realPathOf(file: string): string {
   const abs = path.resolve(file);
   try {
@@ -212,7 +199,7 @@ export function resolveOutputFile(file: string, what: string, dbPath: string, op
       throw new CliError(EXIT.USAGE, `${file} belongs to the database ${target.slice(0, -suffix.length)}; name a new file for the ${what}`);
     }
   }
-  if (stat && !options.replacesDatabase && startsWithSqliteHeader(target)) {
+  if (stat && !options.replacesDatabase && isSqliteFile(target)) {
     throw new CliError(EXIT.USAGE, `${file} is a SQLite database, not an earlier ${what}; name a new file`);
   }
   return target;

@@ -384,18 +384,29 @@ function needsPrivateCopy(file: string): boolean {
     fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
     return false;
   } catch {
-    const head = Buffer.alloc(20);
-    let fd: number | undefined;
-    try {
-      fd = fs.openSync(file, 'r');
-      fs.readSync(fd, head, 0, 20, 0);
-    } catch {
-      return false; // unreadable: the normal path says why
-    } finally {
-      if (fd !== undefined) fs.closeSync(fd);
-    }
-    return head[18] === 2; // the file format's read version: 2 is WAL
+    const head = readHead(file, 20); // unreadable: the normal path says why
+    return head !== null && head[18] === 2; // the file format's read version: 2 is WAL
   }
+}
+
+/** The first `n` bytes of a file (fewer if it is shorter); null when it cannot be read. */
+function readHead(file: string, n: number): Buffer | null {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(n);
+    return head.subarray(0, fs.readSync(fd, head, 0, n, 0));
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** True when the file starts with SQLite's header (any SQLite database, ours or not). */
+export function isSqliteFile(file: string): boolean {
+  const head = readHead(file, SQLITE_HEADER.length);
+  return head !== null && head.equals(SQLITE_HEADER);
 }
 
 function openPrivateCopy(file: string, options: OpenOptions): SensorDb {
