@@ -4,7 +4,8 @@
  * memory does not grow with the capture's size.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import fs, { createReadStream } from 'node:fs';
+import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { CaptureFormatError, CaptureReader, type FrameHandler, type SecretsHandler } from './capture-reader.js';
 
@@ -47,11 +48,15 @@ export class CaptureRun {
   private child: ChildProcess | null = null;
   private stream: Readable | null = null;
   private stopRequested = false;
+  /** Resolves on stop(): a read from a FIFO with no data does not return, and must not hold the stop up. */
+  private readonly stopped: Promise<void>;
+  private signalStopped: () => void = () => {};
   private readonly reader: CaptureReader;
   readonly done: Promise<CaptureResult>;
 
   constructor(readonly spec: CaptureSpec, onFrame: FrameHandler, onSecrets?: SecretsHandler) {
     this.reader = new CaptureReader(onFrame, onSecrets);
+    this.stopped = new Promise((resolve) => { this.signalStopped = resolve; });
     this.done = this.run();
   }
 
@@ -70,18 +75,42 @@ export class CaptureRun {
 
   stop(): void {
     this.stopRequested = true;
+    this.signalStopped();
     if (this.child && this.child.exitCode === null) this.child.kill('SIGTERM');
     else this.stream?.destroy();
   }
 
-  private open(): Readable {
+  private async open(): Promise<Readable> {
     const spec = this.spec;
-    if (spec.kind === 'file') return createReadStream(spec.path, { highWaterMark: 256 * 1024 });
+    if (spec.kind === 'file') {
+      if (fs.statSync(spec.path, { throwIfNoEntry: false })?.isFIFO()) return this.openFifo(spec.path);
+      return createReadStream(spec.path, { highWaterMark: 256 * 1024 });
+    }
     if (spec.kind === 'stdin') return process.stdin;
     const bin = spec.tcpdumpPath ?? process.env.SENSOR_TCPDUMP ?? 'tcpdump';
     const child = spawn(bin, tcpdumpArgs(spec), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     return child.stdout as Readable;
+  }
+
+  /**
+   * A FIFO (`mkfifo`, `--read /dev/stdin` on a pipe) is read without blocking, as standard input
+   * is: a blocking read sits in a thread-pool thread that a stop cannot interrupt and that even
+   * process exit waits for. The first, blocking open waits for a writer (a stop meanwhile opens
+   * the write end once to release it); the non-blocking descriptor is opened while it is held,
+   * so nothing the writer sent is lost and its end still reads as end of capture.
+   */
+  private async openFifo(file: string): Promise<Readable> {
+    void this.stopped.then(() => {
+      try { fs.closeSync(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)); } catch { /* no reader waiting */ }
+    });
+    const waiting = await fs.promises.open(file, 'r');
+    try {
+      const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      return new net.Socket({ fd, readable: true, writable: false });
+    } finally {
+      await waiting.close();
+    }
   }
 
   private async run(): Promise<CaptureResult> {
@@ -91,7 +120,7 @@ export class CaptureRun {
     let exited: Promise<number | null> = Promise.resolve(0);
     let stream: Readable;
     try {
-      stream = this.open();
+      stream = await this.open();
     } catch (err) {
       throw new CaptureError(`cannot open ${name}: ${(err as Error).message}`);
     }
@@ -106,8 +135,14 @@ export class CaptureRun {
       });
     }
     try {
-      for await (const chunk of stream) {
-        this.reader.push(chunk as Buffer);
+      const chunks = stream[Symbol.asyncIterator]();
+      const stop = this.stopped.then((): IteratorResult<Buffer> => ({ done: true, value: undefined }));
+      for (;;) {
+        // tcpdump's output ends when it is stopped; a file or FIFO read may never return, so the
+        // stop request wins the race (a read still pending then is left to process exit).
+        const next = this.child ? await chunks.next() : await Promise.race([chunks.next(), stop]);
+        if (next.done) break;
+        this.reader.push(next.value as Buffer);
       }
     } catch (err) {
       if (err instanceof CaptureFormatError) {

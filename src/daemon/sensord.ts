@@ -188,7 +188,8 @@ const daemon = new SensorDaemon({
   },
   onAlert: (alert) => control?.publishAlert(alert),
 });
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+// SIGHUP too: a terminal or SSH session that goes away must not lose what is not flushed yet.
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(signal, () => {
     if (!daemon.isStopping) void notifyStopping('final flush');
     daemon.stop(signal);
@@ -199,4 +200,5 @@ const { exitCode, summary } = await daemon.start();
 (watchdog as PipelineWatchdog | null)?.stop();
 await (control as ControlServer | null)?.close();
 if (argv.summary && summary) printSummary(summary, process.stderr);
-process.exitCode = exitCode;
+// Exit now: a read still pending on a FIFO that has no writer would keep the process alive.
+process.exit(exitCode);

@@ -2,7 +2,7 @@
  * sensord end to end: the real daemon as a subprocess on the project's demo capture (real loopback
  * traffic), a real SQLite file, restarts, damage, signals and bad configuration.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, linkSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -136,6 +136,33 @@ describe('sensord --read - (a pipe) and signals', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/stopping \(SIGTERM\)/);
     expect(r.stderr).toMatch(/final flush/);
+  });
+});
+
+describe('stopping while the input stays open', () => {
+  test('a FIFO whose writer stays: SIGTERM stops at once, flushes, exits 0; SIGHUP (a dropped session) does the same', async () => {
+    for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+      const fifo = path.join(dir, `in-${signal}.fifo`);
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+      const writer = spawn('bash', ['-c', `exec 3>${q(fifo)}; cat ${q(DEMO_PCAP)} >&3; sleep 60`], { stdio: 'ignore' });
+      const db = path.join(dir, `${signal}.db`);
+      const child = startNode(SENSORD, ['--read', fifo, '--db', db, '--flush-interval', '600']);
+      child.stdin?.end();
+      const done = collect(child, 30_000);
+      let log = '';
+      child.stderr?.on('data', (d) => { log += d; });
+      await waitFor(() => log.includes('capture started'), 20_000, 'the capture to start');
+      await new Promise((r) => setTimeout(r, 1500)); // the whole capture is read; the writer keeps the FIFO open
+      const t0 = Date.now();
+      child.kill(signal);
+      const r = await done;
+      const took = Date.now() - t0;
+      writer.kill();
+      expect(r.code).toBe(0);
+      expect(took).toBeLessThan(10_000); // not "when the writer goes away" (60 s)
+      expect(profileRows(db).filter((row) => row.anchor_key === DEVICE_ANCHOR).map((row) => row.total_seen)).toEqual([61, 61]);
+    }
   });
 });
 
