@@ -8,7 +8,7 @@ import { optionWithoutValue } from '../cli/argv.js';
 import { parseMethods } from '../cli/commands/fingerprint.js';
 import { keyLogSecretCount } from '../fingerprint/decrypt/secrets.js';
 import type { LogLevel } from '../storage/db.js';
-import { validateMqttSection } from '../mqtt/index.js';
+import { checkMqttSettings } from '../mqtt/index.js';
 import { ConfigError, loadConfig, resolveDbPath, settlePairs, type SensorConfig } from './config.js';
 import { ControlServer, controlSocketPath } from './control-server.js';
 import { EXIT_CAPTURE, EXIT_CONFIG, SensorDaemon } from './daemon.js';
@@ -109,14 +109,13 @@ if (argv['flush-interval'] !== undefined) {
   config.flush_interval = argv['flush-interval'];
   if (config.max_flush_interval < config.flush_interval) config.max_flush_interval = config.flush_interval;
 }
-if (argv['mqtt-url'] !== undefined) {
-  config.mqtt = { ...config.mqtt, url: argv['mqtt-url'] };
-  // Checked now, before the database is opened (and created) by a run that cannot go on.
-  try {
-    validateMqttSection(config.mqtt);
-  } catch (err) {
-    configError((err as Error).message.replace('config mqtt.url', '--mqtt-url'));
-  }
+if (argv['mqtt-url'] !== undefined) config.mqtt = { ...config.mqtt, url: argv['mqtt-url'] };
+// Checked now, before the database is opened (and created) by a run that cannot go on.
+try {
+  checkMqttSettings(config.mqtt, config.sensor_id ?? 'sensor');
+} catch (err) {
+  const message = (err as Error).message;
+  configError(argv['mqtt-url'] !== undefined ? message.replace('config mqtt.url', '--mqtt-url') : message);
 }
 let pairNotes: string[] = [];
 try {

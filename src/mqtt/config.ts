@@ -3,6 +3,7 @@
  * JSON schema (for ajv), defaults, and the step that turns it
  * into a resolved publisher config (or null: MQTT is off when no broker URL is configured).
  */
+import fs from 'node:fs';
 import { Ajv } from 'ajv';
 import { clientIdForSensor, defaultTopicPrefix, isValidTopicPrefix } from './topics.js';
 
@@ -61,15 +62,16 @@ export const mqttConfigSchema = {
         { type: 'string', pattern: '^(mqtts?|wss?)://[^\\s]+$' },
       ],
     },
-    username: { type: 'string' },
-    password: { type: 'string' },
+    // MQTT strings are at most 65535 bytes on the wire; longer ones crashed the client library.
+    username: { type: 'string', maxLength: 4096 },
+    password: { type: 'string', maxLength: 4096 },
     password_file: { type: 'string', minLength: 1 },
     ca: { type: 'string', minLength: 1 },
     cert: { type: 'string', minLength: 1 },
     key: { type: 'string', minLength: 1 },
     reject_unauthorized: { type: 'boolean' },
     client_id: { type: 'string', minLength: 1, maxLength: 256 },
-    topic_prefix: { type: 'string', minLength: 1 },
+    topic_prefix: { type: 'string', minLength: 1, maxLength: 1024 },
     keepalive_seconds: { type: 'integer', minimum: 0, maximum: 65535 },
     connect_timeout_seconds: positive,
     reconnect: {
@@ -128,12 +130,31 @@ export class MqttConfigError extends Error {
 
 let validator: ((data: unknown) => boolean) & { errors?: unknown } | undefined;
 
+/** A broker URL the client can connect to, or MqttConfigError saying what is wrong with it. */
+function checkBrokerUrl(url: string): void {
+  const bad = (why: string) => new MqttConfigError(`config mqtt.url: '${url.slice(0, 200)}' ${why}`);
+  if (!/^(mqtts?|wss?):\/\/\S+$/.test(url)) throw bad('must be mqtt://, mqtts://, ws:// or wss:// followed by host[:port]');
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw bad('is not a valid URL (host, then an optional :port from 1 to 65535)');
+  }
+  if (u.hostname === '') throw bad('names no host');
+  if (u.port === '0') throw bad('has port 0; use a port from 1 to 65535');
+  try {
+    decodeURIComponent(u.hostname);
+    decodeURIComponent(u.username);
+    decodeURIComponent(u.password);
+  } catch {
+    throw bad('has a malformed %-escape');
+  }
+}
+
 /** Checks a raw `mqtt` section against the schema; throws MqttConfigError with ajv's first complaint. */
 export function validateMqttSection(section: unknown): asserts section is MqttConfigSection {
   const url = (section as MqttConfigSection | null)?.url;
-  if (typeof url === 'string' && url !== '' && !/^(mqtts?|wss?):\/\/\S+$/.test(url)) {
-    throw new MqttConfigError(`config mqtt.url: '${url}' must be mqtt://, mqtts://, ws:// or wss:// followed by host[:port]`);
-  }
+  if (typeof url === 'string' && url !== '') checkBrokerUrl(url);
   if (!validator) validator = new Ajv({ allErrors: false }).compile(mqttConfigSchema);
   if (!validator(section)) {
     const errs = validator.errors as { instancePath: string; message?: string }[] | undefined;
@@ -194,4 +215,26 @@ export function resolveMqttConfig(
       discoveryPrefix: raw.homeassistant?.discovery_prefix ?? MQTT_DEFAULTS.homeassistant.discovery_prefix,
     },
   };
+}
+
+/**
+ * Everything start-up would find wrong with the MQTT settings, found before the database is
+ * opened: the section (as resolveMqttConfig checks it) and the files it names (CA, certificate,
+ * key, password file), which must be readable regular files.
+ */
+export function checkMqttSettings(section: MqttConfigSection | undefined | null, sensorId: string): void {
+  const cfg = resolveMqttConfig(section, { sensorId });
+  if (cfg === null) return;
+  const files: [string, string | undefined][] = [['mqtt.ca', cfg.caFile], ['mqtt.cert', cfg.certFile], ['mqtt.key', cfg.keyFile], ['mqtt.password_file', cfg.passwordFile]];
+  for (const [key, file] of files) {
+    if (file === undefined) continue;
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (!st) throw new MqttConfigError(`config ${key}: ${file} does not exist`);
+    if (!st.isFile()) throw new MqttConfigError(`config ${key}: ${file} is not a regular file`);
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+    } catch {
+      throw new MqttConfigError(`config ${key}: cannot read ${file} (permission denied)`);
+    }
+  }
 }

@@ -4,6 +4,7 @@ export type { MqttPublisherOptions, PublisherState, PublisherStatus, SensorStats
 export { AlertOutbox } from './outbox.js';
 export type { OutboxCounters, OutboxEntry, OutboxOptions } from './outbox.js';
 export {
+  checkMqttSettings,
   MQTT_DEFAULTS,
   MqttConfigError,
   mqttConfigSchema,

@@ -288,6 +288,14 @@ describe('sensord configuration', () => {
     const badUrl = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--mqtt-url', 'notaurl']);
     expect(badUrl.code).toBe(78);
     expect(badUrl.stderr).toMatch(/--mqtt-url: 'notaurl' must be mqtt:\/\/, mqtts:\/\//);
+    const badPort = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--mqtt-url', 'mqtt://127.0.0.1:99999']);
+    expect(badPort.code).toBe(78);
+    expect(badPort.stderr).toMatch(/--mqtt-url: .* is not a valid URL/);
+    const cfg = path.join(dir, 'mqtt.yaml');
+    writeFileSync(cfg, 'mqtt:\n  url: mqtt://127.0.0.1\n  ca: /nonexistent/ca.pem\n');
+    const badCa = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--config', cfg]);
+    expect(badCa.code).toBe(78);
+    expect(badCa.stderr).toMatch(/config mqtt\.ca: \/nonexistent\/ca\.pem does not exist/);
     const dirAsDb = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', `${dir}/`]);
     expect(dirAsDb.code).toBe(4);
     expect(dirAsDb.stderr).toMatch(/is a directory; name a file in it/);

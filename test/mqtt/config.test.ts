@@ -1,6 +1,6 @@
 /** The `mqtt` config section: off by default, the --mqtt-url override, defaults and clear errors. */
 import { reconnectDelay } from '../../src/mqtt/backoff.js';
-import { MQTT_DEFAULTS, resolveMqttConfig } from '../../src/mqtt/config.js';
+import { checkMqttSettings, MQTT_DEFAULTS, resolveMqttConfig } from '../../src/mqtt/config.js';
 import { clientIdForSensor, defaultTopicPrefix, topicsFor } from '../../src/mqtt/topics.js';
 
 test('MQTT is off when no broker is configured, and an empty --mqtt-url turns it off', () => {
@@ -41,6 +41,19 @@ test('invalid sections fail with a message naming the key', () => {
   bad({ url: 'mqtt://b', password: 'p', password_file: '/f' }, /^config mqtt: set either password or password_file, not both$/);
   bad({ url: 'mqtt://b', reconnect: { min_seconds: 10, max_seconds: 5 } }, /^config mqtt\.reconnect: max_seconds must be at least min_seconds$/);
   bad({ url: 'mqtt://b', max_inflight: 0 }, /^config mqtt\.max_inflight: must be >= 1$/);
+  // Values the client library would crash on, or retry forever.
+  bad({ url: 'mqtt://127.0.0.1:99999' }, /^config mqtt\.url: 'mqtt:\/\/127\.0\.0\.1:99999' is not a valid URL \(host, then an optional :port from 1 to 65535\)$/);
+  bad({ url: 'mqtt://127.0.0.1:abc' }, /is not a valid URL/);
+  bad({ url: 'mqtt://127.0.0.1:0' }, /has port 0/);
+  bad({ url: 'mqtt://%zz' }, /has a malformed %-escape/);
+  bad({ url: 'mqtt://b', username: 'u'.repeat(70_000) }, /^config mqtt\.username: must NOT have more than 4096 characters$/);
+  bad({ url: 'mqtt://b', topic_prefix: 't'.repeat(2000) }, /^config mqtt\.topic_prefix: must NOT have more than 1024 characters$/);
+});
+
+test('checkMqttSettings also finds the files it names missing or unreadable, before anything starts', () => {
+  expect(() => checkMqttSettings({ url: 'mqtt://b', ca: '/nonexistent/ca.pem' }, 's')).toThrow(/^config mqtt\.ca: \/nonexistent\/ca\.pem does not exist$/);
+  expect(() => checkMqttSettings({ url: 'mqtt://b', password_file: '/' }, 's')).toThrow(/^config mqtt\.password_file: \/ is not a regular file$/);
+  expect(() => checkMqttSettings({}, 's')).not.toThrow();
 });
 
 test('topics and client ids are safe whatever the sensor id', () => {
