@@ -2,7 +2,7 @@
  * The sensor's configuration: a JSON or YAML file, validated against a schema with messages that
  * name the offending key, merged over defaults that work without any file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_PAIRS, type ProfilePair } from '../anomaly/profiler.js';
@@ -207,7 +207,12 @@ export function settlePairs(config: SensorConfig): string[] {
   const isDefault = JSON.stringify(config.pairs) === JSON.stringify(DEFAULT_PAIRS);
   const notes: string[] = [];
   const kept: ProfilePair[] = [];
+  const seen = new Set<string>();
   for (const p of config.pairs) {
+    // Listed twice, a pair would count every observation twice.
+    const key = `${p.anchor}>${p.companion}`;
+    if (seen.has(key)) throw new ConfigError(`pair ${p.anchor} -> ${p.companion} is listed twice in pairs; list each pair once`);
+    seen.add(key);
     const problem = why(p);
     if (problem === null) kept.push(p);
     else if (isDefault) notes.push(`default pair ${p.anchor} -> ${p.companion} left out: it ${problem}`);
@@ -230,14 +235,39 @@ export function loadConfig(path?: string): { config: SensorConfig; source: strin
   }
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedText(file, MAX_CONFIG_BYTES, 'config file');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ConfigError(`config file not found: ${file}`);
     if (code === 'EACCES') throw new ConfigError(`permission denied reading config file ${file}`);
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
   return { config: parseConfig(text, file), source: file };
+}
+
+/** A key log holds a few hundred bytes per TLS session: this is millions of them. */
+export const MAX_KEYLOG_BYTES = 64 * 1024 * 1024;
+
+/** A config is a few KiB; anything near this is not one (and /dev/zero must not fill memory). */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Reads a small settings file (config, key log): a regular file (a FIFO without a writer would
+ * block start-up, a device could be endless) of at most `maxBytes`.
+ */
+export function readBoundedText(file: string, maxBytes: number, what: string): string {
+  return readBoundedFile(file, maxBytes, what).toString('utf8');
+}
+
+export function readBoundedFile(file: string, maxBytes: number, what: string): Buffer {
+  const st = statSync(file); // ENOENT/EACCES reach the caller as they are
+  if (st.isDirectory()) throw new ConfigError(`${what} ${file} is a directory`);
+  if (!st.isFile()) throw new ConfigError(`${what} ${file} is not a regular file`);
+  if (st.size > maxBytes) throw new ConfigError(`${what} ${file} is ${st.size} bytes, more than the ${maxBytes} a ${what} may have`);
+  const buf = readFileSync(file);
+  if (buf.length > maxBytes) throw new ConfigError(`${what} ${file} grew past ${maxBytes} bytes while it was read`);
+  return buf;
 }
 
 /** The DB path every tool uses: --db, then SENSOR_DB, then the config's db_path. */

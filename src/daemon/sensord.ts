@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** sensord: the sensor daemon. Parses arguments, loads the config, and runs the SensorDaemon. */
-import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeCapture, type CaptureSpec } from '../capture/source.js';
@@ -9,7 +9,7 @@ import { parseMethods } from '../cli/commands/fingerprint.js';
 import { keyLogSecretCount } from '../fingerprint/decrypt/secrets.js';
 import type { LogLevel } from '../storage/db.js';
 import { checkMqttSettings } from '../mqtt/index.js';
-import { ConfigError, loadConfig, resolveDbPath, settlePairs, type SensorConfig } from './config.js';
+import { ConfigError, loadConfig, MAX_KEYLOG_BYTES, readBoundedFile, resolveDbPath, settlePairs, type SensorConfig } from './config.js';
 import { ControlServer, controlSocketPath } from './control-server.js';
 import { EXIT_CAPTURE, EXIT_CONFIG, SensorDaemon } from './daemon.js';
 import { createLogger } from './logger.js';
@@ -156,8 +156,9 @@ let keyLog: Buffer | undefined;
 const keyLogPath = argv.keylog ?? config.keylog;
 if (keyLogPath) {
   try {
-    keyLog = readFileSync(keyLogPath);
+    keyLog = readBoundedFile(keyLogPath, MAX_KEYLOG_BYTES, 'key-log file');
   } catch (err) {
+    if (err instanceof ConfigError) configError(err.message);
     configError(`cannot read key-log file ${keyLogPath}: ${(err as Error).message}`);
   }
   if (keyLogSecretCount(keyLog!) === 0) log('warn', `key-log file ${keyLogPath} holds no TLS secrets (lines such as CLIENT_RANDOM <hex> <hex>); nothing will be decrypted with it`);

@@ -355,9 +355,14 @@ describe('conventions', () => {
     const keylog = cli(['fingerprint', '--keylog', path.join(dir, 'none.keys'), DEMO_PCAP]);
     expect(keylog.code).toBe(66);
     expect(keylog.stderr).toMatch(/cannot read key-log file .*none\.keys: no such file/);
+    if (fs.existsSync('/dev/zero')) {
+      const endless = cli(['fingerprint', '--keylog', '/dev/zero', DEMO_PCAP]);
+      expect(endless.code).toBe(64);
+      expect(endless.stderr).toMatch(/key-log file \/dev\/zero is not a regular file/);
+    }
     const keylogDir = cli(['fingerprint', '--keylog', dir, DEMO_PCAP]);
     expect(keylogDir.code).toBe(64);
-    expect(keylogDir.stderr).toMatch(/cannot read key-log file .*: it is a directory/);
+    expect(keylogDir.stderr).toMatch(/key-log file .* is a directory/);
     fs.writeFileSync(path.join(dir, 'junk.keys'), 'not a key log\n');
     const noSecrets = cli(['fingerprint', '--keylog', path.join(dir, 'junk.keys'), DEMO_PCAP]);
     expect(noSecrets.code).toBe(0);

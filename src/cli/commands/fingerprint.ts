@@ -1,7 +1,7 @@
 /** `sensorctl fingerprint FILE`: JSON lines, one per fingerprint observation (the conformance contract). */
-import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { CaptureError } from '../../capture/source.js';
+import { ConfigError, MAX_KEYLOG_BYTES, readBoundedFile } from '../../daemon/config.js';
 import { startFingerprinting } from '../../fingerprint/fingerprint-capture.js';
 import { ALL_METHODS, type FingerprintType } from '../../fingerprint/record.js';
 import { keyLogSecretCount } from '../../fingerprint/decrypt/secrets.js';
@@ -57,11 +57,12 @@ export const fingerprintCommand: CommandModule<object, Args> = {
     }
     if (args.keylog) {
       try {
-        keyLog = readFileSync(args.keylog);
+        keyLog = readBoundedFile(args.keylog, MAX_KEYLOG_BYTES, 'key-log file');
       } catch (err) {
+        if (err instanceof ConfigError) fail(err.message, EXIT.USAGE);
         const code = (err as NodeJS.ErrnoException).code;
-        const exit = code === 'ENOENT' ? EXIT.NO_INPUT : code === 'EACCES' || code === 'EPERM' ? EXIT.NO_PERMISSION : code === 'EISDIR' ? EXIT.USAGE : EXIT.IO;
-        const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory; name the key-log file' : (err as Error).message;
+        const exit = code === 'ENOENT' ? EXIT.NO_INPUT : code === 'EACCES' || code === 'EPERM' ? EXIT.NO_PERMISSION : EXIT.IO;
+        const why = code === 'ENOENT' ? 'no such file' : (err as Error).message;
         fail(`cannot read key-log file ${args.keylog}: ${why}`, exit);
       }
       if (keyLogSecretCount(keyLog) === 0) {
