@@ -339,6 +339,7 @@ export function openSensorDb(file: string, options: OpenOptions = {}): SensorDb 
   }
 
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  checkWritable(file);
   const db = new Database(file, { timeout: options.busyTimeoutMs ?? 2000 });
   try {
     try {
@@ -369,6 +370,27 @@ export function openSensorDb(file: string, options: OpenOptions = {}): SensorDb 
   } catch (err) {
     db.close();
     throw err;
+  }
+}
+
+/**
+ * A writer that may not write the file (or its -wal/-shm, or create them) would open it fine and
+ * only fail at its first flush, a live sensor never persisting anything: refused at the start.
+ */
+function checkWritable(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    if (!fs.existsSync(f)) continue;
+    try {
+      fs.accessSync(f, fs.constants.R_OK | fs.constants.W_OK);
+    } catch {
+      throw new StorageError('PERMISSION', `cannot write database ${f}: permission denied (run as its owner, e.g. sudo -u sensor, or fix its ownership)`);
+    }
+  }
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK); // the -wal and -shm are created there
+  } catch {
+    throw new StorageError('PERMISSION', `cannot write database ${file}: no permission to create files in ${dir}`);
   }
 }
 

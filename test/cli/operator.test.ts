@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI, T0, cli, exportRows, fileDigest, makeSensorDb, tempDir, type Row } from './helpers.js';
+import { CLI, DEMO_PCAP, SENSORD, T0, cli, exportRows, fileDigest, makeSensorDb, tempDir, type Row } from './helpers.js';
 
 const OPERATOR = { uid: 65534, gid: 65534 }; // nobody:nogroup
 const ROWS: Row[] = [
@@ -120,5 +120,18 @@ maybe('no read permission is exit 77 with what to do; a writer without write per
   const seed = cli(['import-profiles', jsonl, '--db', db], OPERATOR);
   expect(seed.code).toBe(77);
   expect(seed.stderr).toMatch(/permission denied/);
+  expect(fileDigest(db)).toBe(digest);
+});
+
+maybe('a sensord that could not write the database is refused at start (exit 4), not at its first flush', () => {
+  const shared = path.join(dir, 'shared');
+  fs.mkdirSync(shared);
+  fs.chmodSync(shared, 0o777);
+  const db = makeSensorDb(path.join(shared, 'sensor.db'), ROWS); // root's, 0644
+  const digest = fileDigest(db);
+  const r = spawnSync(process.execPath, [SENSORD, '--read', DEMO_PCAP, '--db', db, '-q'], { ...OPERATOR, encoding: 'utf8', cwd: '/' });
+  expect(r.status).toBe(4);
+  expect(r.stderr).toMatch(/cannot write database .*sensor\.db: permission denied \(run as its owner/);
+  expect(r.stderr).not.toMatch(/capture started/);
   expect(fileDigest(db)).toBe(digest);
 });
