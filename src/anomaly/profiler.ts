@@ -307,7 +307,9 @@ export class BehaviorProfiler {
     const severity = kind === 'new_companion' ? this.newSeverity : this.rareSeverity;
     const message = kind === 'new_companion'
       ? `${companion} never seen before with ${anchorKey} (anchor seen ${priorTotal} times)`
-      : `${companion} rarely seen with ${anchorKey}: ${count} of ${total} (${((100 * count) / total).toFixed(2)}% < ${(100 * this.rarityFraction).toFixed(2)}%)`;
+      // The fraction that decided: the counts before this observation (with it, the count is ${count} of ${total}).
+      : `${companion} rarely seen with ${anchorKey}: ${priorCount} of ${priorTotal} before this one ` +
+        `(${((100 * priorCount) / priorTotal).toFixed(2)}% < ${(100 * this.rarityFraction).toFixed(2)}%)`;
     return { kind, severity, anchor: anchorKey, companion, count, total_seen: total, message };
   }
 

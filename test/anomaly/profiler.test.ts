@@ -61,6 +61,8 @@ describe('verdicts', () => {
     for (let i = 0; i < 30; i++) p.observe(KEY, 'usual', 1 + i);
     const v = p.observe(KEY, 'rare', 100);
     expect(v).toMatchObject({ kind: 'rare_companion', severity: 'medium', count: 2, total_seen: 32 });
+    // The message gives the fraction that decided (before this observation), which is below the threshold.
+    expect(v?.message).toBe(`rare rarely seen with ${KEY}: 1 of 31 before this one (3.23% < 10.00%)`);
     expect(p.observe(KEY, 'rare', 500)).toBeNull();
     expect(p.observe(KEY, 'rare', 1200)?.kind).toBe('rare_companion');
   });
