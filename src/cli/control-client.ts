@@ -8,11 +8,12 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import { controlSocketCandidates } from '../daemon/control-server.js';
 import type { SensorConfig } from '../daemon/config.js';
 
-export type ControlErrorCode = 'BAD_REQUEST' | 'BUSY' | 'INVALID' | 'IO' | 'STOPPING' | 'PERMISSION' | 'GONE' | 'TIMEOUT';
+export type ControlErrorCode = 'BAD_REQUEST' | 'BUSY' | 'INVALID' | 'IO' | 'STOPPING' | 'PERMISSION' | 'GONE' | 'TIMEOUT' | 'WRONG_DAEMON';
 
 export class ControlError extends Error {
   constructor(readonly code: ControlErrorCode, message: string) {
@@ -155,7 +156,33 @@ export async function connectDaemon(
   const candidates = explicitSocket ? [explicitSocket] : controlSocketCandidates(config, dbPath, socketHint(dbPath));
   for (const file of candidates) {
     const s = await connectOnce(file, timeoutMs);
-    if (s) return new ControlClient(s, file);
+    if (!s) continue;
+    const client = new ControlClient(s, file);
+    try {
+      await checkServes(client, dbPath, timeoutMs);
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    return client;
   }
   return null;
+}
+
+/**
+ * The daemon on the socket must be the one for `dbPath`: a control_socket shared by two sensors'
+ * configs would otherwise send a seed into the other sensor's profiles.
+ */
+async function checkServes(client: ControlClient, dbPath: string, timeoutMs: number): Promise<void> {
+  const served = (await client.request<{ db_path?: unknown }>('status', {}, timeoutMs)).db_path;
+  if (typeof served !== 'string' || sameFile(served, dbPath)) return; // an older daemon does not say
+  throw new ControlError('WRONG_DAEMON', `the sensord on control socket ${client.path} serves ${served}, not ${path.resolve(dbPath)} ` +
+    '(do two sensors share control_socket in their configs?); nothing was done');
+}
+
+function sameFile(a: string, b: string): boolean {
+  const sa = fs.statSync(a, { throwIfNoEntry: false });
+  const sb = fs.statSync(b, { throwIfNoEntry: false });
+  if (sa && sb) return sa.dev === sb.dev && sa.ino === sb.ino;
+  return path.resolve(a) === path.resolve(b);
 }

@@ -356,7 +356,7 @@ export class ControlServer {
       started_at: t.startedAt,
       stopping: t.isStopping,
       sensor_id: t.store?.sensorId ?? null,
-      db_path: t.store?.path ?? null,
+      db_path: t.store ? path.resolve(t.store.path) : null, // absolute: sensorctl checks it is the database it means
       schema_version: t.store?.schemaVersion ?? null,
       ...t.liveStats(),
       flushes: p?.flushes ?? 0,

@@ -150,6 +150,31 @@ test('a database path too long for a socket beside it: the daemon listens on a s
   expect(await d.end()).toBe(0);
 });
 
+test('a control socket shared by two configs: sensorctl refuses the daemon of the other database', async () => {
+  const cfg = path.join(dir, 'shared.yaml');
+  fs.writeFileSync(cfg, `control_socket: ${path.join(dir, 'shared.sock')}\n`);
+  const a = path.join(dir, 'a.db');
+  const d = start(a, ['-q', '--config', cfg]);
+  await waitForFile(path.join(dir, 'shared.sock'));
+  const b = demoDb(path.join(dir, 'b.db'));
+  const exported = cli(['export-profiles', '--db', b]).stdout;
+  const r = cli(['import-profiles', '-', '--db', b, '--config', cfg], { input: exported });
+  expect(r.code).toBe(78);
+  expect(r.stderr).toMatch(/the sensord on control socket .*shared\.sock serves .*a\.db, not .*b\.db \(do two sensors share control_socket/);
+  const status = cli(['status', '--db', b, '--config', cfg]);
+  expect(status.stdout).toMatch(/^daemon\s+unreachable: the sensord on control socket .* serves .*a\.db/m);
+  expect(await d.end()).toBe(0);
+  expect(exportRows(a)).toEqual([]);
+});
+
+async function waitForFile(file: string): Promise<void> {
+  const until = Date.now() + 20_000;
+  while (!fs.existsSync(file)) {
+    if (Date.now() > until) throw new Error(`${file} did not appear`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 test('alerts --follow without a daemon exits 69 with a clear line', () => {
   const db = demoDb(path.join(dir, 'x.db'));
   const r = cli(['alerts', '--follow', '--db', db]);
