@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import { openSensorDb, type SensorDb } from '../storage/db.js';
+import { dbFacts } from '../storage/export.js';
 import { acquireWriterLock, type WriterLock } from '../storage/lock.js';
 import {
   applyToDatabase, defaultLimits, emptyStats, SeedError, SourceScan, type ApplyResult, type MergeStats, type ProfileRow, type ProfileSource, type ScanResult, type SourceLimits,
@@ -50,6 +51,8 @@ export interface ApplyReport {
   stats: MergeStats;
   appliedAt: number | null;
   ms: number;
+  /** Set when the merged profiles do not fit the sensor's caps: what was or will be dropped. */
+  warning: string | null;
 }
 
 type Applied = Omit<ApplyReport, 'mode' | 'ms'>;
@@ -64,7 +67,7 @@ async function applyLive(client: ControlClient, source: ProfileSource, args: App
   });
   if (begin.already) {
     return {
-      outcome: 'already', stats: emptyStats(), appliedAt: begin.applied_at ?? null,
+      outcome: 'already', stats: emptyStats(), appliedAt: begin.applied_at ?? null, warning: null,
       scan: { digest: source.fileDigest, fileDigest: source.fileDigest, sensorId: source.sensorId, rows: begin.rows ?? 0, anchors: 0, zeroRows: 0 },
     };
   }
@@ -81,10 +84,14 @@ async function applyLive(client: ControlClient, source: ProfileSource, args: App
   if (chunk.length > 0) await client.request('seed.rows', { rows: chunk }, 120_000);
   const result = scan.finish();
   bar.stop();
-  const res = await client.request<{ outcome: ApplyResult['outcome']; stats: MergeStats; applied_at?: number | null }>(
+  const res = await client.request<{ outcome: ApplyResult['outcome']; stats: MergeStats; applied_at?: number | null; dropped_by_caps?: number }>(
     'seed.commit', { digest: result.digest, sensor_id: result.sensorId, rows: result.rows }, 600_000,
   );
-  return { outcome: res.outcome, stats: res.stats, appliedAt: res.applied_at ?? null, scan: result };
+  const dropped = res.dropped_by_caps ?? 0;
+  const warning = dropped > 0
+    ? `the running sensor's caps (caps.max_anchors, caps.max_companions_per_anchor) could not hold every row: ${dropped} least recently updated rows were dropped; raise the caps to keep them`
+    : null;
+  return { outcome: res.outcome, stats: res.stats, appliedAt: res.applied_at ?? null, scan: result, warning };
 }
 
 function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: ProgressBar): Applied {
@@ -105,7 +112,8 @@ function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: Pr
       });
     }
     bar.start(dryRun ? 'comparing' : 'merging', source.approxRows);
-    return applyToDatabase(dest, source, { force: args.force, dryRun, progress: (n) => bar.update(n) });
+    const applied = applyToDatabase(dest, source, { force: args.force, dryRun, progress: (n) => bar.update(n) });
+    return { ...applied, warning: dest && applied.outcome !== 'already' ? overCaps(dest, ctx.config) : null };
   } finally {
     bar.stop();
     dest?.close();
@@ -136,6 +144,15 @@ function refuseOwnBackup(ctx: Context, source: ProfileSource, args: ApplyArgs): 
     'copy it over the database; --force merges it anyway');
 }
 
+/** With the database as merged: more anchors than sensord keeps, said before it drops them unannounced. */
+function overCaps(dest: SensorDb, config: Context['config']): string | null {
+  const { anchors } = dbFacts(dest.db, dest.path);
+  const max = config.caps.max_anchors;
+  if (anchors <= max) return null;
+  return `the database now holds ${anchors} anchors, more than caps.max_anchors (${max}): sensord keeps the ${max} most recently ` +
+    `updated and drops the other ${anchors - max} when it starts; raise caps.max_anchors to keep them`;
+}
+
 export async function applySource(ctx: Context, source: ProfileSource, args: ApplyArgs): Promise<ApplyReport> {
   refuseOwnBackup(ctx, source, args);
   const t0 = performance.now();
@@ -154,6 +171,7 @@ export async function applySource(ctx: Context, source: ProfileSource, args: App
 export function reportApply(kind: 'seed' | 'import', label: string, ctx: Context, r: ApplyReport, json: boolean): number {
   const s = r.stats;
   const code = r.outcome === 'already' ? EXIT.NOTHING_TO_DO : EXIT.OK;
+  if (r.warning) process.stderr.write(`sensorctl: warning: ${r.warning}\n`);
   if (json) {
     process.stdout.write(`${JSON.stringify({
       outcome: r.outcome, exit_code: code, kind, mode: r.mode, source: label, db: ctx.dbPath,
@@ -162,7 +180,7 @@ export function reportApply(kind: 'seed' | 'import', label: string, ctx: Context
         rows: s.rows, rows_new: s.rowsNew, rows_added: s.rowsAdded, anchors: s.anchors, anchors_new: s.anchorsNew,
         count_added: s.countAdded, total_added: s.totalAdded, skipped_zero: s.skipped,
       },
-      applied_at: r.appliedAt, ms: Math.round(r.ms),
+      applied_at: r.appliedAt, ms: Math.round(r.ms), warning: r.warning,
     })}\n`);
     return code;
   }

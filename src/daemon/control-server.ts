@@ -479,6 +479,7 @@ export class ControlServer {
       throw new RequestError('IO', `cannot record the seed in the ledger, nothing applied: ${(err as Error).message}`);
     }
     const stats = emptyStats();
+    const rowsBefore = profiler.rowCount;
     for (const line of s.chunks) {
       const rows = (JSON.parse(line) as { rows: [string, string, number, number, number][] }).rows;
       const entries: BehaviorProfileEntry[] = [];
@@ -504,6 +505,11 @@ export class ControlServer {
       profiler.merge(entries);
     }
     s.chunks.length = 0;
+    // The caps hold during a merge too: what did not fit was evicted (the least recently updated rows).
+    const droppedByCaps = Math.max(0, rowsBefore + stats.rowsNew - profiler.rowCount);
+    if (droppedByCaps > 0) {
+      this.opts.log('warn', `the merge took the profiles past their caps: ${droppedByCaps} least recently updated rows were dropped (caps.max_anchors ${profiler.maxAnchors}, caps.max_companions_per_anchor ${profiler.maxCompanionsPerAnchor})`);
+    }
     const report = persister.flushNow('manual');
     this.opts.log('info', `merged ${stats.rows} profile rows from ${s.source || 'a seed'} (${stats.rowsNew} new, ${stats.rowsAdded} added to)`, {
       digest: digest.slice(0, 16), source_sensor_id: scan.sensorId ?? undefined, flushed: report.ok,
@@ -512,7 +518,7 @@ export class ControlServer {
       throw new RequestError('IO', `merged into the running sensor and recorded, but the flush failed (${report.error ?? 'unknown error'}); ` +
         'the sensor keeps the rows in memory and retries at every flush');
     }
-    return { outcome: 'applied', stats, flush: flushSummary(report) };
+    return { outcome: 'applied', stats, flush: flushSummary(report), dropped_by_caps: droppedByCaps };
   }
 }
 

@@ -107,6 +107,16 @@ describe('import-profiles', () => {
     expect(again.code).toBe(0);
   });
 
+  test('rows beyond the sensor\'s caps are merged with a warning saying what sensord will drop', () => {
+    const cfg = path.join(dir, 'caps.yaml');
+    fs.writeFileSync(cfg, 'caps:\n  max_anchors: 2\n');
+    const rows = ['a', 'b', 'c'].map((x) => JSON.stringify({ anchor_key: `ja4>ja4t:${x}`, companion_key: 'c', count: 1, total_seen: 1, last_updated: T0 })).join('\n');
+    const r = cli(['import-profiles', '-', '--db', path.join(dir, 'caps.db'), '--config', cfg, '--json'], { input: `${rows}\n` });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^sensorctl: warning: the database now holds 3 anchors, more than caps\.max_anchors \(2\): sensord keeps the 2 most recently updated and drops the other 1 when it starts/);
+    expect(json(r).warning).toMatch(/more than caps\.max_anchors/);
+  });
+
   test('bad input is rejected whole, with the line, and the destination untouched', () => {
     const dest = makeSensorDb(path.join(dir, 'd.db'), ROWS);
     const before = fileDigest(dest);

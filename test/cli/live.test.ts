@@ -167,6 +167,20 @@ test('a control socket shared by two configs: sensorctl refuses the daemon of th
   expect(exportRows(a)).toEqual([]);
 });
 
+test('a live merge past the caps says how many rows the caps dropped', async () => {
+  const cfg = path.join(dir, 'caps.yaml');
+  fs.writeFileSync(cfg, 'caps:\n  max_anchors: 2\n');
+  const db = path.join(dir, 'caps.db');
+  const d = start(db, ['-q', '--config', cfg]);
+  await d.ready();
+  const rows = ['a', 'b', 'c'].map((x) => JSON.stringify({ anchor_key: `ja4>ja4t:${x}`, companion_key: 'c', count: 1, total_seen: 1, last_updated: Date.now() - 1000 })).join('\n');
+  const r = cli(['import-profiles', '-', '--db', db, '--config', cfg], { input: `${rows}\n` });
+  expect(r.code).toBe(0);
+  expect(r.stderr).toMatch(/^sensorctl: warning: the running sensor's caps .* could not hold every row: 1 least recently updated rows were dropped/);
+  expect(await d.end()).toBe(0);
+  expect(d.stderr).toMatch(/the merge took the profiles past their caps: 1 least recently updated rows were dropped/);
+});
+
 async function waitForFile(file: string): Promise<void> {
   const until = Date.now() + 20_000;
   while (!fs.existsSync(file)) {
