@@ -118,6 +118,7 @@ export class CaptureRun {
     let stderr = '';
     let spawnError: NodeJS.ErrnoException | null = null;
     let exited: Promise<number | null> = Promise.resolve(0);
+    let exitSignal: NodeJS.Signals | null = null;
     let stream: Readable;
     try {
       stream = await this.open();
@@ -131,7 +132,7 @@ export class CaptureRun {
       child.stderr?.on('data', (s: string) => { if (stderr.length < 4000) stderr += s; });
       exited = new Promise((resolve) => {
         child.on('error', (err) => { spawnError = err; resolve(null); });
-        child.on('close', (code) => resolve(code));
+        child.on('close', (code, signal) => { exitSignal = signal; resolve(code); });
       });
     }
     try {
@@ -170,7 +171,8 @@ export class CaptureRun {
     }
     if (child && code !== 0) {
       const why = stderr.trim().split('\n').filter((l) => !l.startsWith('tcpdump: listening') && l.trim() !== '').pop() ?? '';
-      throw new CaptureError(`tcpdump on ${name} exited with status ${code}${why ? `: ${why}` : ''}`, 3);
+      const how = exitSignal !== null ? `was killed by ${String(exitSignal)}` : `exited with status ${code}`;
+      throw new CaptureError(`tcpdump on ${name} ${how}${why ? `: ${why}` : ''}`, 3);
     }
     try {
       this.reader.end();

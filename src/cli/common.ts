@@ -173,7 +173,8 @@ export function resolveOutputFile(file: string, what: string, dbPath: string, op
   if (!dirStat.isDirectory()) throw new CliError(EXIT.IO, `cannot write ${what} ${file}: ${dir} is not a directory`);
   try {
     fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK); // the temporary file and the rename happen there
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EROFS') throw new CliError(EXIT.IO, `cannot write ${what} ${file}: ${dir} is on a read-only filesystem`);
     throw new CliError(EXIT.NO_PERMISSION, `cannot write ${what} ${file}: no permission to create files in ${dir}`);
   }
   const stat = fs.statSync(target, { throwIfNoEntry: false });

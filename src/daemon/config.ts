@@ -116,7 +116,7 @@ const schema = {
     min_seen: positiveInt(1e9),
     rare_fraction: { type: 'number', minimum: 0, maximum: 1 },
     alert_window_seconds: { type: 'number', minimum: 0, maximum: 365 * DAY_S },
-    flush_interval: seconds(DAY_S),
+    flush_interval: { ...seconds(DAY_S), minimum: 0.01 }, // 10 ms: below that it is a typo, not a setting
     max_flush_interval: seconds(DAY_S),
     write_budget_mb_per_day: { type: 'number', minimum: 0, maximum: 1e7 },
     status_interval: seconds(DAY_S),

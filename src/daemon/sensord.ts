@@ -102,8 +102,8 @@ try {
   throw err;
 }
 if (argv['flush-interval'] !== undefined) {
-  if (!(argv['flush-interval'] > 0 && argv['flush-interval'] <= 86_400)) {
-    process.stderr.write('sensord: --flush-interval must be a number of seconds above 0 and at most 86400 (a day)\nRun `sensord --help` for usage.\n');
+  if (!(argv['flush-interval'] >= 0.01 && argv['flush-interval'] <= 86_400)) {
+    process.stderr.write('sensord: --flush-interval must be a number of seconds from 0.01 to 86400 (a day)\nRun `sensord --help` for usage.\n');
     process.exit(EXIT_USAGE);
   }
   config.flush_interval = argv['flush-interval'];

@@ -85,7 +85,15 @@ export function writerLockHolder(dbPath: string): number | null {
  */
 export function acquireWriterLock(dbPath: string, who = 'this process'): WriterLock {
   // As opening the database would: the lock comes first, so it makes the directory.
-  fs.mkdirSync(path.dirname(path.resolve(dbPath)), { recursive: true });
+  const dir = path.dirname(path.resolve(dbPath));
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new StorageError('OPEN_FAILED', `cannot create the directory ${dir} for database ${dbPath}: a part of that path is a file, not a directory`);
+    if (code === 'EACCES' || code === 'EPERM') throw new StorageError('PERMISSION', `cannot create the directory ${dir} for database ${dbPath}: permission denied`);
+    throw err;
+  }
   const dbStat = fs.statSync(dbPath, { throwIfNoEntry: false });
   if (dbStat?.isDirectory()) throw new StorageError('OPEN_FAILED', `database path ${dbPath} is a directory; name a file in it`);
   const links = dbStat?.nlink ?? 1;

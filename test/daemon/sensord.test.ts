@@ -296,6 +296,13 @@ describe('sensord configuration', () => {
     const badCa = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--config', cfg]);
     expect(badCa.code).toBe(78);
     expect(badCa.stderr).toMatch(/config mqtt\.ca: \/nonexistent\/ca\.pem does not exist/);
+    writeFileSync(path.join(dir, 'a-file'), '');
+    const underFile = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'a-file', 's.db')]);
+    expect(underFile.code).toBe(4);
+    expect(underFile.stderr).toMatch(/cannot create the directory .*a-file for database .*: a part of that path is a file, not a directory/);
+    const tiny = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--flush-interval', '1e-300']);
+    expect(tiny.code).toBe(64);
+    expect(tiny.stderr).toMatch(/--flush-interval must be a number of seconds from 0\.01 to 86400/);
     const dirAsDb = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', `${dir}/`]);
     expect(dirAsDb.code).toBe(4);
     expect(dirAsDb.stderr).toMatch(/is a directory; name a file in it/);
