@@ -57,7 +57,9 @@ const VALUE_OPTIONS = new Set([
   'db', 'config', 'socket', 'format', 'anchor', 'since', 'output', 'kind', 'limit', 'top', 'wait', 'max-size', 'source-id',
   'methods', 'keylog', 'ssh-window',
 ]);
-const missing = optionWithoutValue(hideBin(process.argv), VALUE_OPTIONS, { o: 'output', c: 'config' });
+// Shell completion asks with the line as typed so far, a value still missing: not a usage error.
+const completing = process.argv.includes('--get-yargs-completions');
+const missing = completing ? null : optionWithoutValue(hideBin(process.argv), VALUE_OPTIONS, { o: 'output', c: 'config' });
 if (missing !== null) {
   process.stderr.write(`sensorctl: --${missing} needs a value\nRun \`sensorctl --help\` for usage.\n`);
   process.exit(64);

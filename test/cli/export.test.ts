@@ -214,6 +214,10 @@ describe('conventions', () => {
     expect(bad.code).toBe(78);
     expect(bad.stderr).toMatch(/^sensorctl: .*bad\.yaml: invalid configuration: min_seen: must be >= 1\n$/);
     expect(cli(['completion']).stdout).toMatch(/sensorctl/);
+    // Completing a value being typed (`sensorctl status --db <TAB>`) is not a missing value.
+    const completing = cli(['--get-yargs-completions', 'sensorctl', 'status', '--db', '']);
+    expect(completing.code).toBe(0);
+    expect(completing.stdout).toMatch(/--help/);
   });
 
   test('an output file that cannot be created is refused up front with what to do, and nothing is written', () => {
