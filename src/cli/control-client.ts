@@ -34,6 +34,8 @@ export class ControlClient {
   private nextId = 1;
   private closed = false;
   private eventHandler: ((event: Record<string, unknown>) => void) | null = null;
+  /** The daemon's status as connectDaemon fetched it to check the database it serves. */
+  status: Record<string, unknown> = {};
   private closeHandler: (() => void) | null = null;
 
   constructor(private readonly socket: net.Socket, readonly path: string) {
@@ -174,7 +176,8 @@ export async function connectDaemon(
  * configs would otherwise send a seed into the other sensor's profiles.
  */
 async function checkServes(client: ControlClient, dbPath: string, timeoutMs: number): Promise<void> {
-  const served = (await client.request<{ db_path?: unknown }>('status', {}, timeoutMs)).db_path;
+  client.status = await client.request<Record<string, unknown>>('status', {}, timeoutMs);
+  const served = client.status.db_path;
   if (typeof served !== 'string' || sameFile(served, dbPath)) return; // an older daemon does not say
   throw new ControlError('WRONG_DAEMON', `the sensord on control socket ${client.path} serves ${served}, not ${path.resolve(dbPath)} ` +
     '(do two sensors share control_socket in their configs?); nothing was done');

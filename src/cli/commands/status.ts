@@ -37,11 +37,8 @@ export const statusCommand: CommandModule<object, Args> = {
       const client = await connectDaemon(ctx.config, ctx.dbPath, ctx.socket);
       if (client) {
         socket = client.path;
-        try {
-          live = await client.request<Live>('status', {}, 10_000);
-        } finally {
-          client.close();
-        }
+        live = client.status as Live; // fetched on connecting, to check it serves this database
+        client.close();
       }
     } catch (err) {
       daemonError = classify(err)[1];
