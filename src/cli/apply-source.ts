@@ -113,7 +113,7 @@ function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: Pr
     }
     bar.start(dryRun ? 'comparing' : 'merging', source.approxRows);
     const applied = applyToDatabase(dest, source, { force: args.force, dryRun, progress: (n) => bar.update(n) });
-    return { ...applied, warning: dest && applied.outcome !== 'already' ? overCaps(dest, ctx.config) : null };
+    return { ...applied, warning: dest && applied.outcome === 'applied' ? overCaps(dest, ctx.config) : null };
   } finally {
     bar.stop();
     dest?.close();
