@@ -32,3 +32,16 @@ export function optionWithoutValue(args: readonly string[], valueOptions: Readon
   }
   return null;
 }
+
+/**
+ * The first option yargs collected into an array because it was given more than once, with how
+ * often: neither tool has an option that takes a list. Skips yargs' positional list, one-letter
+ * aliases and camelCase copies (each has a long name too). Null when every option came once.
+ */
+export function repeatedOption(argv: Record<string, unknown>): [string, number] | null {
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || key.length === 1 || key !== key.toLowerCase() || !Array.isArray(value)) continue;
+    return [key, value.length];
+  }
+  return null;
+}

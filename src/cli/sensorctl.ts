@@ -8,7 +8,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { optionWithoutValue } from './argv.js';
+import { optionWithoutValue, repeatedOption } from './argv.js';
 import { COMMANDS } from './commands/index.js';
 
 // A reader that stops early (`sensorctl export-profiles | head`) closes the pipe: that ends the
@@ -44,11 +44,8 @@ class UsageError extends Error {}
  * to a default command line) is a usage error naming it, not an array reaching the handler.
  */
 function givenOnce(argv: Record<string, unknown>): true {
-  for (const [key, value] of Object.entries(argv)) {
-    // Skip yargs' positional list, one-letter aliases and camelCase copies (each has a long name too).
-    if (key === '_' || key.length === 1 || key !== key.toLowerCase() || !Array.isArray(value)) continue;
-    throw new UsageError(`--${key} was given ${value.length} times; give it once`);
-  }
+  const repeated = repeatedOption(argv);
+  if (repeated) throw new UsageError(`--${repeated[0]} was given ${repeated[1]} times; give it once`);
   return true;
 }
 

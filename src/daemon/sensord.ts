@@ -4,7 +4,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeCapture, type CaptureSpec } from '../capture/source.js';
-import { optionWithoutValue } from '../cli/argv.js';
+import { optionWithoutValue, repeatedOption } from '../cli/argv.js';
 import { parseMethods } from '../cli/commands/fingerprint.js';
 import { keyLogSecretCount } from '../fingerprint/decrypt/secrets.js';
 import type { LogLevel } from '../storage/db.js';
@@ -23,7 +23,9 @@ const EXIT_USAGE = 64;
 // lose the final flush: alerts and logs that cannot be written are dropped, the work goes on.
 process.stdout.on('error', () => {});
 process.stderr.on('error', () => {});
-const SINGLE_VALUED = ['read', 'interface', 'filter', 'db', 'config', 'flush-interval', 'mqtt-url', 'methods', 'keylog', 'log-level'];
+
+/** Every sensord option that takes a value (the rest are flags). */
+const VALUE_OPTIONS = new Set(['read', 'interface', 'filter', 'db', 'config', 'flush-interval', 'mqtt-url', 'methods', 'keylog', 'log-level']);
 
 /** yargs takes a lone `-` for a positional; `--read -` (standard input) must stay the option's value. */
 function keepStdinDash(args: string[]): string[] {
@@ -39,7 +41,7 @@ function keepStdinDash(args: string[]): string[] {
   return out;
 }
 
-const missingValue = optionWithoutValue(hideBin(process.argv), new Set(SINGLE_VALUED), { r: 'read', i: 'interface', c: 'config' });
+const missingValue = optionWithoutValue(hideBin(process.argv), VALUE_OPTIONS, { r: 'read', i: 'interface', c: 'config' });
 if (missingValue !== null) {
   process.stderr.write(`sensord: --${missingValue}${missingValue === 'read' ? ' needs a value: a capture file, or - for standard input' : ' needs a value'}\nRun \`sensord --help\` for usage.\n`);
   process.exit(EXIT_USAGE);
@@ -62,14 +64,9 @@ const argv = await yargs(keepStdinDash(hideBin(process.argv)))
   .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
   .conflicts('read', 'interface')
   .check((a) => {
-    // yargs collects a repeated option into an array; every option here takes one value.
-    for (const name of SINGLE_VALUED) {
-      if (Array.isArray(a[name])) throw new Error(`--${name} was given ${(a[name] as unknown[]).length} times; give it once`);
-    }
-    // `--read` with nothing after it parses as '': a file name it is not (and `-` is standard input).
-    for (const name of ['read', 'interface', 'db', 'config', 'keylog', 'mqtt-url']) {
-      if (a[name] === '') throw new Error(`--${name} needs a value${name === 'read' ? ': a capture file, or - for standard input' : ''}`);
-    }
+    // Values left out (`--read --db x`, `--db=`) were refused before parsing (optionWithoutValue).
+    const repeated = repeatedOption(a);
+    if (repeated) throw new Error(`--${repeated[0]} was given ${repeated[1]} times; give it once`);
     return true;
   })
   .example('$0 --read capture.pcapng --db /tmp/sensor.db', 'fingerprint and profile a capture file, then exit')
