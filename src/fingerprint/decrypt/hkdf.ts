@@ -8,62 +8,77 @@ export function hashLen(hash: HashName): number {
   return hash === 'sha384' ? 48 : 32;
 }
 
-/** Pads and message of the HMAC being computed (synchronous, never re-entered), grown as needed. */
+/**
+ * An HMAC key with its padded blocks made once (RFC 2104: key XOR ipad, key XOR opad), for a key
+ * used several times: a PRK expanded into key, IV and header-protection key, a QUIC Initial salt.
+ */
+export class HmacKey {
+  /** Key XOR ipad: the first block of every inner hash. */
+  readonly innerPad: Buffer;
+  /** Key XOR opad, then room for the inner digest: the whole input of the outer hash. */
+  readonly outer: Buffer;
+
+  constructor(readonly hash: HashName, readonly key: Buffer) {
+    const block = hash === 'sha384' ? 128 : 64;
+    if (key.length > block) key = crypto.createHash(hash).update(key).digest();
+    this.innerPad = Buffer.allocUnsafe(block);
+    this.outer = Buffer.allocUnsafe(block + hashLen(hash));
+    for (let i = 0; i < block; i++) {
+      const k = i < key.length ? key[i] : 0;
+      this.innerPad[i] = k ^ 0x36;
+      this.outer[i] = k ^ 0x5c;
+    }
+  }
+}
+
+/** Inner hash input (synchronous, never re-entered), grown as needed. */
 let inner = Buffer.allocUnsafe(128 + 256);
-const outer256 = Buffer.allocUnsafe(64 + 32);
-const outer384 = Buffer.allocUnsafe(128 + 48);
 
 /**
- * HMAC built from two one-shot hashes (RFC 2104) where crypto.hash exists: QUIC derives nine HMACs
- * per connection for its Initial keys, and createHmac's object costs several times the hashing
- * itself. Keys longer than a block are hashed first, as HMAC specifies.
+ * HMAC built from two one-shot hashes where crypto.hash exists: QUIC derives nine HMACs per
+ * connection for its Initial keys, and createHmac's object costs several times the hashing itself.
  */
-export function hmac(hash: HashName, key: Buffer, ...parts: Buffer[]): Buffer {
+export function hmac(hash: HashName, key: Buffer | HmacKey, ...parts: Buffer[]): Buffer {
   const oneShot = oneShotHash;
   if (!oneShot) {
-    const h = crypto.createHmac(hash, key);
+    const h = crypto.createHmac(hash, key instanceof HmacKey ? key.key : key);
     for (const p of parts) h.update(p);
     return h.digest();
   }
-  const block = hash === 'sha384' ? 128 : 64;
-  if (key.length > block) key = oneShot(hash, key, 'buffer');
+  const k = key instanceof HmacKey && key.hash === hash ? key : new HmacKey(hash, key instanceof HmacKey ? key.key : key);
+  const block = k.innerPad.length;
   let msgLen = 0;
   for (const p of parts) msgLen += p.length;
   if (inner.length < block + msgLen) inner = Buffer.allocUnsafe(2 * (block + msgLen));
-  const outer = hash === 'sha384' ? outer384 : outer256;
-  for (let i = 0; i < block; i++) {
-    const k = i < key.length ? key[i] : 0;
-    inner[i] = k ^ 0x36;
-    outer[i] = k ^ 0x5c;
-  }
-  let o = block;
+  let o = k.innerPad.copy(inner, 0);
   for (const p of parts) o += p.copy(inner, o);
   // Digests as latin1 ('binary') strings, copied: cheaper than a Buffer result per hash.
-  outer.write(oneShot(hash, inner.subarray(0, o), 'binary'), block, 'latin1');
-  return Buffer.from(oneShot(hash, outer, 'binary'), 'latin1');
+  k.outer.write(oneShot(hash, inner.subarray(0, o), 'binary'), block, 'latin1');
+  return Buffer.from(oneShot(hash, k.outer, 'binary'), 'latin1');
 }
 
-export function hkdfExtract(hash: HashName, salt: Buffer, ikm: Buffer): Buffer {
+export function hkdfExtract(hash: HashName, salt: Buffer | HmacKey, ikm: Buffer): Buffer {
   return hmac(hash, salt, ikm);
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
+const COUNTER_ONE = Buffer.of(1);
 
-export function hkdfExpand(hash: HashName, prk: Buffer, info: Buffer, length: number): Buffer {
+export function hkdfExpand(hash: HashName, prk: Buffer | HmacKey, info: Buffer, length: number): Buffer {
   const hl = hashLen(hash);
-  const counter = Buffer.allocUnsafe(1);
   // The common case (every TLS 1.3 / QUIC key, IV and secret): one block, no copy.
   if (length <= hl) {
-    counter[0] = 1;
-    const t = hmac(hash, prk, info, counter);
+    const t = hmac(hash, prk, info, COUNTER_ONE);
     return length === hl ? t : t.subarray(0, length);
   }
+  const key = prk instanceof HmacKey ? prk : new HmacKey(hash, prk);
+  const counter = Buffer.allocUnsafe(1);
   const out = Buffer.allocUnsafe(length);
   let prev: Buffer = EMPTY;
   let filled = 0;
   for (let i = 1; filled < length; i++) {
     counter[0] = i;
-    prev = hmac(hash, prk, prev, info, counter);
+    prev = hmac(hash, key, prev, info, counter);
     filled += prev.copy(out, filled);
   }
   return out;
@@ -88,7 +103,7 @@ function labelInfo(label: string, context: Buffer, length: number): Buffer {
  */
 const EMPTY_CONTEXT_INFOS = new Map<string, Buffer>();
 
-export function hkdfExpandLabel(hash: HashName, secret: Buffer, label: string, context: Buffer, length: number): Buffer {
+export function hkdfExpandLabel(hash: HashName, secret: Buffer | HmacKey, label: string, context: Buffer, length: number): Buffer {
   let info: Buffer | undefined;
   if (context.length === 0) {
     const id = `${label}/${length}`;

@@ -5,7 +5,7 @@
  * turned into garbage plaintext.
  */
 import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
-import { hkdfExpandLabel, type HashName } from './hkdf.js';
+import { HmacKey, hkdfExpandLabel, type HashName } from './hkdf.js';
 import { CT_APPLICATION_DATA } from '../tls/records.js';
 
 type Aead = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305' | 'aes-128-ccm';
@@ -61,8 +61,9 @@ export class Tls13RecordKeys {
   seq = 0;
 
   constructor(private readonly suite: Tls13Suite, secret: Buffer) {
-    this.key = hkdfExpandLabel(suite.hash, secret, 'key', Buffer.alloc(0), suite.keyLen);
-    this.iv = hkdfExpandLabel(suite.hash, secret, 'iv', Buffer.alloc(0), 12);
+    const prk = new HmacKey(suite.hash, secret);
+    this.key = hkdfExpandLabel(suite.hash, prk, 'key', Buffer.alloc(0), suite.keyLen);
+    this.iv = hkdfExpandLabel(suite.hash, prk, 'iv', Buffer.alloc(0), 12);
   }
 
   /** Opens an application_data record body; returns the inner content type and data, or null. */

@@ -3,16 +3,17 @@
  * Destination Connection ID, keys from TLS traffic secrets, header protection masks.
  */
 import { createCipheriv, type Cipher } from 'node:crypto';
-import { hkdfExpandLabel, hkdfExtract, type HashName } from '../decrypt/hkdf.js';
+import { HmacKey, hkdfExpandLabel, hkdfExtract, type HashName } from '../decrypt/hkdf.js';
 
 export const QUIC_V1 = 0x00000001;
 export const QUIC_V2 = 0x6b3343cf;
 
-const SALT_V1 = Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex');
-const SALT_V2 = Buffer.from('0dede3def700a6db819381be6e269dcbf9bd2ed9', 'hex');
-const SALT_DRAFT29 = Buffer.from('afbfec289993d24c9e9786f19c6111e04390a899', 'hex');
+/** The Initial salts as prepared HMAC keys: every connection's first derivation is keyed by one of them. */
+const SALT_V1 = new HmacKey('sha256', Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex'));
+const SALT_V2 = new HmacKey('sha256', Buffer.from('0dede3def700a6db819381be6e269dcbf9bd2ed9', 'hex'));
+const SALT_DRAFT29 = new HmacKey('sha256', Buffer.from('afbfec289993d24c9e9786f19c6111e04390a899', 'hex'));
 
-function initialSalt(version: number): Buffer | null {
+function initialSalt(version: number): HmacKey | null {
   if (version === QUIC_V1) return SALT_V1;
   if (version === QUIC_V2) return SALT_V2;
   if (version >= 0xff00001d && version <= 0xff000020) return SALT_DRAFT29;
@@ -54,7 +55,7 @@ const SUITES: Record<number, { aead: QuicAead; keyLen: number; hash: HashName }>
 };
 
 /** HKDF-Expand-Label with the empty context every QUIC derivation uses. */
-function expandLabel(hash: HashName, secret: Buffer, label: string, length: number): Buffer {
+function expandLabel(hash: HashName, secret: Buffer | HmacKey, label: string, length: number): Buffer {
   return hkdfExpandLabel(hash, secret, label, EMPTY, length);
 }
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -64,11 +65,12 @@ export function keysFromSecret(secret: Buffer, cipher: number, version: number):
   const s = SUITES[cipher];
   if (!s) return null;
   const l = labels(version);
+  const prk = new HmacKey(s.hash, secret); // three expansions of one secret
   return {
     aead: s.aead,
-    key: expandLabel(s.hash, secret, l.key, s.keyLen),
-    iv: expandLabel(s.hash, secret, l.iv, 12),
-    hp: expandLabel(s.hash, secret, l.hp, s.keyLen),
+    key: expandLabel(s.hash, prk, l.key, s.keyLen),
+    iv: expandLabel(s.hash, prk, l.iv, 12),
+    hp: expandLabel(s.hash, prk, l.hp, s.keyLen),
     hash: s.hash,
     secret,
     version,
@@ -94,7 +96,11 @@ export class InitialKeys {
   private clientKeys: PacketKeys | null = null;
   private serverKeys: PacketKeys | null = null;
 
-  constructor(private readonly initialSecret: Buffer, private readonly version: number) {}
+  private readonly initialSecret: HmacKey;
+
+  constructor(initialSecret: Buffer, private readonly version: number) {
+    this.initialSecret = new HmacKey('sha256', initialSecret);
+  }
 
   get client(): PacketKeys {
     return this.clientKeys ??= keysFromSecret(expandLabel('sha256', this.initialSecret, 'client in', 32), 0x1301, this.version)!;
