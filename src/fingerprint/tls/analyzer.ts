@@ -25,6 +25,11 @@ class TlsFlowState {
   }
 }
 
+/** Whether a stream's first bytes are an SSH identification string ("SSH-2.0-...", RFC 4253 §4.2). */
+function startsSsh(buf: Buffer, off: number, len: number): boolean {
+  return len >= 4 && buf[off] === 0x53 && buf[off + 1] === 0x53 && buf[off + 2] === 0x48 && buf[off + 3] === 0x2d;
+}
+
 export function createTlsAnalyzer(_options?: EngineOptions, secrets = new SecretsStore()): Analyzer {
   return {
     name: 'tls',
@@ -34,6 +39,13 @@ export function createTlsAnalyzer(_options?: EngineOptions, secrets = new Secret
       let st = flow.state[ctx.slot] as TlsFlowState | null | undefined;
       if (st === null) return;
       if (st === undefined) {
+        if (startsSsh(buf, off, len)) {
+          // An SSH connection never turns into TLS: without this, the search for a ClientHello
+          // after a preamble (STARTTLS) read its first 16 KiB each way, segment by segment.
+          ctx.streamDone(flow);
+          flow.state[ctx.slot] = null;
+          return;
+        }
         st = new TlsFlowState(flow, secrets);
         flow.state[ctx.slot] = st;
       }

@@ -4,6 +4,8 @@ import { ja4 } from '../../../src/fingerprint/ja4.js';
 import { parseClientHello } from '../../../src/fingerprint/tls/hello.js';
 import { tls13Seal } from '../../../src/fingerprint/decrypt/tls.js';
 import { run, TcpConversation } from '../helpers/packets.js';
+import { FingerprintEngine } from '../../../src/fingerprint/engine.js';
+import { LINKTYPE_RAW } from '../../../src/capture/capture-reader.js';
 import {
   alpnExt, chromeLikeHello, clientHelloBody, ext, handshake, record, serverHelloBody, sniExt, supportedVersionsExt, u16, vec24,
 } from '../helpers/tlsbuild.js';
@@ -97,6 +99,22 @@ describe('TLS over TCP analyzer', () => {
     for (let i = 0; i < 10; i++) c.send(true, helloRecord.subarray(i, i + 1));
     c.send(true, helloRecord.subarray(10));
     expect(values(run(analyzers, c.frames), 'ja4')).toEqual([expectedJa4]);
+  });
+
+  test('an SSH connection is given up at its banner: no search for a later ClientHello, no more reassembly', () => {
+    const c = new TcpConversation();
+    c.send(true, Buffer.from('SSH-2.0-OpenSSH_9.6\r\n'));
+    c.send(false, Buffer.from('SSH-2.0-OpenSSH_9.6\r\n'));
+    c.send(true, helloRecord); // would be found as "TLS after a preamble" if the banner were not recognised
+    const seen: string[] = [];
+    const engine = new FingerprintEngine((r) => seen.push(r.type), { factories: analyzers });
+    c.frames.forEach((data, i) => engine.handleFrame({ frame: i + 1, tsUs: 1e12 + i * 1000, linkType: LINKTYPE_RAW, interfaceId: 0, data, origLen: data.length }));
+    const flow = [...engine.flows.all()][0];
+    expect(seen).toEqual([]);
+    expect(flow.streamDoneMask & 1).toBe(1); // the TLS analyzer's slot: the engine stops reassembling for it
+    // The client's banner was the last segment reassembled.
+    expect(flow.streams[0]?.delivered).toBe(Buffer.byteLength('SSH-2.0-OpenSSH_9.6\r\n'));
+    expect(flow.streams[1]?.delivered).toBe(0); // made by the SYN-ACK, never fed
   });
 
   test('garbage and truncated records do not throw and produce nothing', () => {
