@@ -48,6 +48,12 @@ export class Flow {
   /** Hash of the key, and the next flow in the same hash bucket (owned by FlowTable). */
   hash = 0;
   nextSameHash: Flow | null = null;
+  /**
+   * Opaque state of the records' consumer (the daemon's profile feed). A field, not a WeakMap
+   * keyed by flow: each WeakMap entry is an ephemeron the garbage collector must trace.
+   */
+  consumerState: unknown = null;
+  private serverEndpointText: string | null = null;
 
   constructor(
     readonly key: string,
@@ -62,6 +68,11 @@ export class Flow {
     readonly firstFrame: number,
   ) {
     this.lastTsUs = firstTsUs;
+  }
+
+  /** The server as `address:port` (`[v6]:port`), made once per flow. */
+  get serverEndpoint(): string {
+    return this.serverEndpointText ??= this.server.includes(':') ? `[${this.server}]:${this.serverPort}` : `${this.server}:${this.serverPort}`;
   }
 }
 

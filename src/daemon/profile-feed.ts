@@ -13,7 +13,7 @@ export function flowField(flow: Flow, field: string): string | undefined {
     case 'client_ip': return flow.client;
     case 'server_ip': return flow.server;
     case 'server_port': return String(flow.serverPort);
-    case 'server': return flow.server.includes(':') ? `[${flow.server}]:${flow.serverPort}` : `${flow.server}:${flow.serverPort}`;
+    case 'server': return flow.serverEndpoint;
     default: return flow.values[field];
   }
 }
@@ -24,8 +24,6 @@ export interface Observation {
 }
 
 export class ProfileFeed {
-  /** Per flow, per pair index: the last (anchor, companion) combination observed. */
-  private readonly observed = new WeakMap<Flow, (string | undefined)[]>();
   observations = 0;
 
   constructor(private readonly profiler: BehaviorProfiler, private readonly pairs: readonly ProfilePair[] = profiler.pairs) {}
@@ -40,14 +38,15 @@ export class ProfileFeed {
       const anchor = pair.anchor === record.type ? record.value : flowField(flow, pair.anchor);
       const companion = pair.companion === record.type ? record.value : flowField(flow, pair.companion);
       if (anchor === undefined || companion === undefined) continue;
-      let seen = this.observed.get(flow);
-      if (seen === undefined) {
-        seen = new Array<string | undefined>(pairs.length);
-        this.observed.set(flow, seen);
+      // Per flow, per pair: the last anchor and companion observed (at 2i and 2i+1).
+      let seen = flow.consumerState as (string | undefined)[] | null;
+      if (seen === null || seen.length !== 2 * pairs.length) {
+        seen = new Array<string | undefined>(2 * pairs.length);
+        flow.consumerState = seen;
       }
-      const combo = `${anchor}\u0000${companion}`;
-      if (seen[i] === combo) continue;
-      seen[i] = combo;
+      if (seen[2 * i] === anchor && seen[2 * i + 1] === companion) continue;
+      seen[2 * i] = anchor;
+      seen[2 * i + 1] = companion;
       this.observations++;
       const verdict = this.profiler.observePair(i, anchor, companion, nowMs);
       if (verdict !== null) (out ??= []).push({ verdict, pair });
