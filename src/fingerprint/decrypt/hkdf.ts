@@ -21,12 +21,11 @@ export class HmacKey {
   constructor(readonly hash: HashName, readonly key: Buffer) {
     const block = hash === 'sha384' ? 128 : 64;
     if (key.length > block) key = crypto.createHash(hash).update(key).digest();
-    this.innerPad = Buffer.allocUnsafe(block);
-    this.outer = Buffer.allocUnsafe(block + hashLen(hash));
-    for (let i = 0; i < block; i++) {
-      const k = i < key.length ? key[i] : 0;
-      this.innerPad[i] = k ^ 0x36;
-      this.outer[i] = k ^ 0x5c;
+    this.innerPad = Buffer.alloc(block, 0x36);
+    this.outer = Buffer.allocUnsafe(block + hashLen(hash)).fill(0x5c, 0, block);
+    for (let i = 0; i < key.length; i++) {
+      this.innerPad[i] ^= key[i];
+      this.outer[i] ^= key[i];
     }
   }
 }
@@ -51,7 +50,12 @@ export function hmac(hash: HashName, key: Buffer | HmacKey, ...parts: Buffer[]):
   for (const p of parts) msgLen += p.length;
   if (inner.length < block + msgLen) inner = Buffer.allocUnsafe(2 * (block + msgLen));
   let o = k.innerPad.copy(inner, 0);
-  for (const p of parts) o += p.copy(inner, o);
+  // Parts are a few dozen bytes (labels, counters, secrets): a loop costs less than a native copy each.
+  for (const p of parts) {
+    if (p.length > 64) { o += p.copy(inner, o); continue; }
+    for (let i = 0; i < p.length; i++) inner[o + i] = p[i];
+    o += p.length;
+  }
   // Digests as latin1 ('binary') strings, copied: cheaper than a Buffer result per hash.
   k.outer.write(oneShot(hash, inner.subarray(0, o), 'binary'), block, 'latin1');
   return Buffer.from(oneShot(hash, k.outer, 'binary'), 'latin1');
