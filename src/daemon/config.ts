@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseDocument } from 'yaml';
 import { DEFAULT_PAIRS, type ProfilePair } from '../anomaly/profiler.js';
 import { ALL_METHODS, type FingerprintType } from '../fingerprint/record.js';
 import { healthConfigSchema } from '../health/index.js';
@@ -157,11 +157,25 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * JSON.parse keeps the last of two equal keys without a word, so a setting given twice would
+ * silently lose its first value; YAML refuses that, and JSON text is YAML, so its parser finds them.
+ */
+function refuseDuplicateKeys(json: string): void {
+  const duplicate = parseDocument(json, { uniqueKeys: true }).errors.find((e) => e.code === 'DUPLICATE_KEY');
+  if (duplicate) throw new Error(duplicate.message);
+}
+
 /** Parses and validates config text; `source` names the file in messages. */
 export function parseConfig(text: string, source: string): SensorConfig {
   let raw: unknown;
   try {
-    raw = source.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    if (source.endsWith('.json')) {
+      raw = JSON.parse(text);
+      refuseDuplicateKeys(text);
+    } else {
+      raw = parseYaml(text);
+    }
   } catch (err) {
     throw new ConfigError(`${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -36,3 +36,11 @@ test('an empty SENSOR_DB is no setting', () => {
     else process.env.SENSOR_DB = saved;
   }
 });
+
+test('a setting given twice is refused in JSON as in YAML, at any depth; unique keys still load', () => {
+  expect(() => parseConfig('{"min_seen": 5, "min_seen": 500}', 'dup.json')).toThrow(/^dup\.json: not valid JSON: Map keys must be unique at line 1, column 17/);
+  expect(() => parseConfig('{"mqtt": {"url": "mqtt://a", "url": "mqtt://b"}}', 'deep.json')).toThrow(/deep\.json: not valid JSON: Map keys must be unique/);
+  expect(() => parseConfig('min_seen: 5\nmin_seen: 500\n', 'dup.yaml')).toThrow(/^dup\.yaml: not valid YAML: Map keys must be unique/);
+  expect(parseConfig('{"min_seen": 7, "pairs": [{"anchor": "ja4", "companion": "ja4t"}]}', 'ok.json').min_seen).toBe(7);
+  expect(() => parseConfig('{"min_seen": 7,}', 'bad.json')).toThrow(/^bad\.json: not valid JSON: /);
+});
