@@ -300,6 +300,7 @@ export function openSensorDb(file: string, options: OpenOptions = {}): SensorDb 
   const now = options.now ?? Date.now;
   const journalSizeLimit = options.journalSizeLimit ?? DEFAULT_JOURNAL_SIZE_LIMIT;
 
+  if (readonly) checkCompanionsReadable(file);
   if (readonly && needsPrivateCopy(file)) return openPrivateCopy(file, options);
 
   let inspection = inspect(file, options.check ?? !readonly);
@@ -400,6 +401,22 @@ function checkWritable(file: string): void {
  * SQLite would have to create it. With no writer running (a writer keeps the -shm), a private copy
  * of the file (and of a leftover -wal) reads the same.
  */
+/**
+ * A reader needs the -wal beside the file (rows committed but not yet checkpointed) and the -shm
+ * that indexes it: one it may not read is a permission problem to name, not an I/O error.
+ */
+function checkCompanionsReadable(file: string): void {
+  for (const companion of [`${file}-wal`, `${file}-shm`]) {
+    try {
+      fs.accessSync(companion, fs.constants.R_OK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+        throw new StorageError('PERMISSION', `cannot read database ${companion}: permission denied (run as its owner, e.g. sudo -u sensor, or join its group)`);
+      }
+    }
+  }
+}
+
 function needsPrivateCopy(file: string): boolean {
   if (fs.existsSync(`${file}-shm`) || !fs.existsSync(file)) return false;
   try {

@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { CLI, DEMO_PCAP, SENSORD, T0, cli, exportRows, fileDigest, makeSensorDb, tempDir, type Row } from './helpers.js';
 
 const OPERATOR = { uid: 65534, gid: 65534 }; // nobody:nogroup
@@ -134,4 +135,31 @@ maybe('a sensord that could not write the database is refused at start (exit 4),
   expect(r.stderr).toMatch(/cannot write database .*sensor\.db: permission denied \(run as its owner/);
   expect(r.stderr).not.toMatch(/capture started/);
   expect(fileDigest(db)).toBe(digest);
+});
+
+maybe('a -wal the reader may not read is exit 77 naming that file, whether or not the directory is writable', () => {
+  // A sensord that died leaves committed rows in sensor.db-wal; the file is 0640 but the -wal 0600.
+  const src = makeSensorDb(path.join(dir, 'src.db'), ROWS);
+  const writer = new Database(src);
+  writer.pragma('wal_autocheckpoint = 0');
+  writer.prepare('UPDATE behavior_profiles SET count = count + 1').run();
+  const db = groupReadableDb();
+  fs.copyFileSync(src, db);
+  fs.copyFileSync(`${src}-wal`, `${db}-wal`);
+  writer.close();
+  fs.chmodSync(`${db}-wal`, 0o600);
+  for (const dirMode of [0o750, 0o770]) {
+    fs.chmodSync(path.dirname(db), dirMode);
+    for (const args of [['export-profiles', '--db', db], ['status', '--db', db]]) {
+      const r = cli(args, OPERATOR);
+      expect({ args, dirMode, code: r.code }).toEqual({ args, dirMode, code: 77 });
+      expect(r.stdout + r.stderr).toContain(`cannot read database ${db}-wal: permission denied (run as its owner`);
+    }
+  }
+  fs.chmodSync(`${db}-wal`, 0o640);
+  fs.chownSync(`${db}-wal`, 0, OPERATOR.gid);
+  fs.chmodSync(path.dirname(db), 0o750);
+  const r = cli(['export-profiles', '--db', db], OPERATOR);
+  expect(r.code).toBe(0);
+  expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).count)).toEqual([99, 3]); // the -wal's update is read
 });
