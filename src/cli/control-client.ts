@@ -16,6 +16,9 @@ import type { SensorConfig } from '../daemon/config.js';
 export type ControlErrorCode = 'BAD_REQUEST' | 'BUSY' | 'INVALID' | 'IO' | 'STOPPING' | 'PERMISSION' | 'GONE' | 'TIMEOUT' | 'WRONG_DAEMON';
 
 export class ControlError extends Error {
+  /** WRONG_DAEMON: the database the daemon on the socket serves. */
+  servedDb?: string;
+
   constructor(readonly code: ControlErrorCode, message: string) {
     super(message);
     this.name = 'ControlError';
@@ -179,8 +182,10 @@ async function checkServes(client: ControlClient, dbPath: string, timeoutMs: num
   client.status = await client.request<Record<string, unknown>>('status', {}, timeoutMs);
   const served = client.status.db_path;
   if (typeof served !== 'string' || sameFile(served, dbPath)) return; // an older daemon does not say
-  throw new ControlError('WRONG_DAEMON', `the sensord on control socket ${client.path} serves ${served}, not ${path.resolve(dbPath)} ` +
+  const err = new ControlError('WRONG_DAEMON', `the sensord on control socket ${client.path} serves ${served}, not ${path.resolve(dbPath)} ` +
     '(do two sensors share control_socket in their configs?); nothing was done');
+  err.servedDb = served;
+  throw err;
 }
 
 function sameFile(a: string, b: string): boolean {

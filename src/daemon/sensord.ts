@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeCapture, type CaptureSpec } from '../capture/source.js';
 import { optionWithoutValue, repeatedOption } from '../cli/argv.js';
+import { ControlError, connectDaemon } from '../cli/control-client.js';
 import { parseMethods } from '../cli/commands/fingerprint.js';
 import { keyLogSecretCount } from '../fingerprint/decrypt/secrets.js';
 import type { LogLevel } from '../storage/db.js';
@@ -162,6 +163,16 @@ if (keyLogPath) {
 }
 
 const dbPath = resolveDbPath(argv.db, config);
+// A control_socket shared by two sensors' configs: the second would run with no socket, and every
+// sensorctl command meant for it would reach the first. Refused before the database is opened.
+// (A live daemon on this very database is the writer lock's to report.)
+try {
+  (await connectDaemon(config, dbPath, controlSocketPath(config, dbPath), 5000))?.close();
+} catch (err) {
+  if (err instanceof ControlError && err.code === 'WRONG_DAEMON') {
+    configError(`control socket ${controlSocketPath(config, dbPath)} belongs to another running sensord, the one of ${err.servedDb}; give each sensor its own control_socket in its config`);
+  }
+}
 // Control socket for sensorctl (seed/import into the live profiles, status, alerts --follow).
 let control: ControlServer | null = null;
 let watchdog: PipelineWatchdog | null = null;

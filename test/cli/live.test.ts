@@ -150,7 +150,7 @@ test('a database path too long for a socket beside it: the daemon listens on a s
   expect(await d.end()).toBe(0);
 });
 
-test('a control socket shared by two configs: sensorctl refuses the daemon of the other database', async () => {
+test('a control socket shared by two configs: sensorctl refuses the daemon of the other database, and a second sensord is refused at start', async () => {
   const cfg = path.join(dir, 'shared.yaml');
   fs.writeFileSync(cfg, `control_socket: ${path.join(dir, 'shared.sock')}\n`);
   const a = path.join(dir, 'a.db');
@@ -163,6 +163,14 @@ test('a control socket shared by two configs: sensorctl refuses the daemon of th
   expect(r.stderr).toMatch(/the sensord on control socket .*shared\.sock serves .*a\.db, not .*b\.db \(do two sensors share control_socket/);
   const status = cli(['status', '--db', b, '--config', cfg]);
   expect(status.stdout).toMatch(/^daemon\s+unreachable: the sensord on control socket .* serves .*a\.db/m);
+  // A second sensord with that config would run deaf, its sensorctl commands reaching the first:
+  // refused at start, before it opens (or creates) its database.
+  const c = path.join(dir, 'c.db');
+  const second = spawnSync(process.execPath, [SENSORD, '--read', DEMO_PCAP, '--db', c, '--config', cfg, '-q'], { encoding: 'utf8', timeout: 60_000 });
+  expect(second.status).toBe(78);
+  expect(second.stderr).toMatch(/^sensord: control socket .*shared\.sock belongs to another running sensord, the one of .*a\.db; give each sensor its own control_socket in its config\n$/);
+  expect(fs.existsSync(c)).toBe(false);
+  expect(json(cli(['status', '--db', a, '--config', cfg, '--json'])).daemon).toMatchObject({ running: true });
   expect(await d.end()).toBe(0);
   expect(exportRows(a)).toEqual([]);
 });
