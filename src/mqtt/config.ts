@@ -3,6 +3,7 @@
  * JSON schema (for ajv), defaults, and the step that turns it
  * into a resolved publisher config (or null: MQTT is off when no broker URL is configured).
  */
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { Ajv } from 'ajv';
 import { clientIdForSensor, defaultTopicPrefix, isValidTopicPrefix } from './topics.js';
@@ -237,4 +238,53 @@ export function checkMqttSettings(section: MqttConfigSection | undefined | null,
       throw new MqttConfigError(`config ${key}: cannot read ${file} (permission denied)`);
     }
   }
+  checkTlsFiles(cfg.caFile, cfg.certFile, cfg.keyFile);
+}
+
+/** PEM files are a few KB; anything this large is not one. */
+const MAX_PEM_BYTES = 1024 * 1024;
+
+function readPem(key: string, file: string): string {
+  if (fs.statSync(file).size > MAX_PEM_BYTES) throw new MqttConfigError(`config ${key}: ${file} is larger than 1 MiB; not a PEM file`);
+  return fs.readFileSync(file, 'latin1');
+}
+
+/**
+ * The TLS files parse and belong together. The MQTT client would otherwise throw inside its
+ * constructor (a key that does not match the certificate, an encrypted key) and take sensord down
+ * with a stack trace, or ignore a CA file that holds no certificate and fail later as "self-signed".
+ */
+function checkTlsFiles(caFile: string | undefined, certFile: string | undefined, keyFile: string | undefined): void {
+  if (caFile !== undefined) {
+    const pem = readPem('mqtt.ca', caFile);
+    const blocks = pem.split('-----BEGIN CERTIFICATE-----').slice(1);
+    if (blocks.length === 0) throw new MqttConfigError(`config mqtt.ca: ${caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    for (const block of blocks) {
+      try {
+        new X509Certificate(`-----BEGIN CERTIFICATE-----${block}`);
+      } catch {
+        throw new MqttConfigError(`config mqtt.ca: ${caFile} holds a certificate that cannot be parsed`);
+      }
+    }
+  }
+  if (certFile === undefined || keyFile === undefined) return;
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(readPem('mqtt.cert', certFile));
+  } catch (err) {
+    if (err instanceof MqttConfigError) throw err;
+    throw new MqttConfigError(`config mqtt.cert: ${certFile} is not a PEM certificate`);
+  }
+  const keyPem = readPem('mqtt.key', keyFile);
+  // PKCS#8 "ENCRYPTED PRIVATE KEY", or a traditional key with "Proc-Type: 4,ENCRYPTED".
+  if (keyPem.includes('ENCRYPTED')) {
+    throw new MqttConfigError(`config mqtt.key: ${keyFile} is encrypted; the sensor needs an unencrypted key (openssl pkey -in KEY -out PLAIN), readable by its user only`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch {
+    throw new MqttConfigError(`config mqtt.key: ${keyFile} is not a PEM private key`);
+  }
+  if (!cert.checkPrivateKey(key)) throw new MqttConfigError(`config mqtt.key: ${keyFile} is not the key of the certificate in mqtt.cert (${certFile})`);
 }

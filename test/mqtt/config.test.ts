@@ -1,4 +1,9 @@
 /** The `mqtt` config section: off by default, the --mqtt-url override, defaults and clear errors. */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { makeTestPki } from '../helpers/testca.js';
 import { reconnectDelay } from '../../src/mqtt/backoff.js';
 import { checkMqttSettings, MQTT_DEFAULTS, resolveMqttConfig } from '../../src/mqtt/config.js';
 import { clientIdForSensor, defaultTopicPrefix, topicsFor } from '../../src/mqtt/topics.js';
@@ -79,4 +84,28 @@ test('reconnect delays grow exponentially with jitter and stay under the cap', (
   expect(new Set(draws).size).toBeGreaterThan(50); // jitter: a fleet does not reconnect in lockstep
   expect(Math.min(...draws)).toBeGreaterThanOrEqual(30_000);
   expect(Math.max(...draws)).toBeLessThanOrEqual(60_000);
+});
+
+test('TLS files must parse and belong together: found before start-up, not as a crash in the MQTT client', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mqtt-pki-'));
+  try {
+    const pki = makeTestPki(dir);
+    const tls = (over: Record<string, string>) => () => checkMqttSettings({ url: 'mqtts://b', ca: pki.caFile, cert: pki.clientCert, key: pki.clientKey, ...over }, 's');
+    expect(tls({})).not.toThrow();
+    expect(tls({ key: pki.serverKey })).toThrow(/^config mqtt\.key: .*server\.key is not the key of the certificate in mqtt\.cert \(.*client\.crt\)$/);
+    const garbage = path.join(dir, 'garbage.pem');
+    fs.writeFileSync(garbage, 'not a pem file\n');
+    expect(tls({ key: garbage })).toThrow(/^config mqtt\.key: .*garbage\.pem is not a PEM private key$/);
+    expect(tls({ cert: garbage })).toThrow(/^config mqtt\.cert: .*garbage\.pem is not a PEM certificate$/);
+    expect(tls({ ca: garbage })).toThrow(/^config mqtt\.ca: .*garbage\.pem holds no PEM certificate/);
+    const encrypted = path.join(dir, 'enc.key');
+    execFileSync('openssl', ['pkey', '-in', pki.clientKey, '-aes256', '-passout', 'pass:secret', '-out', encrypted]);
+    expect(tls({ key: encrypted })).toThrow(/^config mqtt\.key: .*enc\.key is encrypted; the sensor needs an unencrypted key/);
+    // A CA bundle of several certificates is fine.
+    const bundle = path.join(dir, 'bundle.pem');
+    fs.writeFileSync(bundle, fs.readFileSync(pki.caFile, 'latin1') + fs.readFileSync(pki.otherCaFile, 'latin1'));
+    expect(tls({ ca: bundle })).not.toThrow();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
