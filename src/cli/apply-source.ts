@@ -146,11 +146,20 @@ function refuseOwnBackup(ctx: Context, source: ProfileSource, args: ApplyArgs): 
 
 /** With the database as merged: more anchors than sensord keeps, said before it drops them unannounced. */
 function overCaps(dest: SensorDb, config: Context['config']): string | null {
+  const problems: string[] = [];
   const { anchors } = dbFacts(dest.db, dest.path);
   const max = config.caps.max_anchors;
-  if (anchors <= max) return null;
-  return `the database now holds ${anchors} anchors, more than caps.max_anchors (${max}): sensord keeps the ${max} most recently ` +
-    `updated and drops the other ${anchors - max} when it starts; raise caps.max_anchors to keep them`;
+  if (anchors > max) {
+    problems.push(`${anchors} anchors, more than caps.max_anchors (${max}): sensord keeps the ${max} most recently updated and drops the other ${anchors - max}`);
+  }
+  const perAnchor = config.caps.max_companions_per_anchor;
+  const wide = dest.db.prepare(`SELECT COUNT(*) AS anchors, COALESCE(SUM(n - ?), 0) AS excess
+    FROM (SELECT COUNT(*) AS n FROM behavior_profiles GROUP BY anchor_key HAVING n > ?)`).get(perAnchor, perAnchor) as { anchors: number; excess: number };
+  if (wide.anchors > 0) {
+    problems.push(`${wide.anchors} anchors with more than caps.max_companions_per_anchor (${perAnchor}) companions: sensord keeps the ${perAnchor} most recently updated of each and drops the other ${wide.excess} rows`);
+  }
+  if (problems.length === 0) return null;
+  return `the database now holds ${problems.join('; and ')}, when it starts (and deletes them at its first flush); raise the caps in its config to keep them`;
 }
 
 export async function applySource(ctx: Context, source: ProfileSource, args: ApplyArgs): Promise<ApplyReport> {

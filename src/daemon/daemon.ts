@@ -114,6 +114,13 @@ export class SensorDaemon {
       db: store.path, sensor_id: store.sensorId, rows: profiler.rowCount, anchors: profiler.anchorCount,
       base_rows: loaded.baseRows, journal_rows: loaded.journalRows, ms: Math.round(loaded.ms),
     });
+    const overCaps = profiler.evictions;
+    if (overCaps.anchors > 0 || overCaps.companions > 0) {
+      // Stored rows (a seed, an import, a lowered cap) that the caps cannot hold: not silently.
+      log('warn', `the database holds more than the caps allow: ${overCaps.anchors} least recently updated anchors and ${overCaps.companions} ` +
+        `companion rows beyond caps.max_companions_per_anchor (${config.caps.max_companions_per_anchor}) were not loaded and are deleted at the first flush; ` +
+        `to keep them, stop sensord now, save them (sensorctl export-profiles) and raise the caps`, { max_anchors: config.caps.max_anchors });
+    }
     this.persister = new Persister(store, profiler, {
       flushIntervalMs: config.flush_interval * 1000,
       maxIntervalMs: config.max_flush_interval * 1000,

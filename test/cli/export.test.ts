@@ -2,11 +2,12 @@
  * export-profiles, import-profiles, profiles, alerts and the conventions every command shares
  * (--help with examples and exit codes, usage errors, config errors), on real database files.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSensorDb } from '../../src/storage/db.js';
-import { DEMO_PCAP, T0, cli, exportRows, fileDigest, json, makeSensorDb, tempDir, type Row } from './helpers.js';
+import { DEMO_PCAP, SENSORD, T0, cli, exportRows, fileDigest, json, makeSensorDb, tempDir, type Row } from './helpers.js';
 
 const A = 'ja4>ja4t:t13d1516h2_8daaf6152771_02713d6af862';
 const H = 'ja4>ja4h:t13d1516h2_8daaf6152771_02713d6af862';
@@ -113,8 +114,21 @@ describe('import-profiles', () => {
     const rows = ['a', 'b', 'c'].map((x) => JSON.stringify({ anchor_key: `ja4>ja4t:${x}`, companion_key: 'c', count: 1, total_seen: 1, last_updated: T0 })).join('\n');
     const r = cli(['import-profiles', '-', '--db', path.join(dir, 'caps.db'), '--config', cfg, '--json'], { input: `${rows}\n` });
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^sensorctl: warning: the database now holds 3 anchors, more than caps\.max_anchors \(2\): sensord keeps the 2 most recently updated and drops the other 1 when it starts/);
+    expect(r.stderr).toMatch(/^sensorctl: warning: the database now holds 3 anchors, more than caps\.max_anchors \(2\): sensord keeps the 2 most recently updated and drops the other 1, when it starts \(and deletes them at its first flush\); raise the caps/);
     expect(json(r).warning).toMatch(/more than caps\.max_anchors/);
+  });
+
+  test('an anchor wider than caps.max_companions_per_anchor: the merge warns, and sensord warns when it drops the rows', () => {
+    const cfg = path.join(dir, 'caps.yaml');
+    fs.writeFileSync(cfg, 'caps:\n  max_companions_per_anchor: 4\n');
+    const rows = Array.from({ length: 10 }, (_, i) => JSON.stringify({ anchor_key: 'client_ip>ja4:10.9.9.9', companion_key: `c${i}`, count: 5, total_seen: 50, last_updated: T0 + i })).join('\n');
+    const db = path.join(dir, 'wide.db');
+    const r = cli(['import-profiles', '-', '--db', db, '--config', cfg], { input: `${rows}\n` });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^sensorctl: warning: the database now holds 1 anchors with more than caps\.max_companions_per_anchor \(4\) companions: sensord keeps the 4 most recently updated of each and drops the other 6 rows, when it starts/);
+    const d = spawnSync(process.execPath, [SENSORD, '--read', DEMO_PCAP, '--db', db, '--config', cfg, '-q'], { encoding: 'utf8', timeout: 60_000 });
+    expect(d.status).toBe(0);
+    expect(d.stderr).toMatch(/the database holds more than the caps allow: 0 least recently updated anchors and 6 companion rows beyond caps\.max_companions_per_anchor \(4\) were not loaded/);
   });
 
   test('bad input is rejected whole, with the line, and the destination untouched', () => {
