@@ -30,6 +30,22 @@ export interface ProfileSink {
 
 const LOAD_CHUNK = 500;
 
+/** Timestamps before 2000-01-01 are not from a sensor (seed and import refuse them). */
+export const EARLIEST_TIMESTAMP = Date.UTC(2000, 0, 1);
+/** How far ahead of the wall clock a timestamp may be (seed and import refuse later ones). */
+export const FUTURE_SLACK_MS = 86_400_000;
+
+/**
+ * A profile row's `last_updated` as stored. The profiler stamps rows with capture time, and a
+ * replayed capture may come from a device without a clock (1970) or a generator (2105): stored as
+ * is, the sensor's own backup would be refused by `seed`. Clamping at the write keeps every row
+ * within the range that seed and import accept.
+ */
+export function storableTimestamp(ms: number, nowMs = Date.now()): number {
+  const latest = nowMs + FUTURE_SLACK_MS;
+  return ms < EARLIEST_TIMESTAMP ? EARLIEST_TIMESTAMP : ms > latest ? Math.max(EARLIEST_TIMESTAMP, latest) : ms;
+}
+
 export const OP_UPSERT = 0;
 export const OP_DELETE_ROW = 1;
 export const OP_DELETE_ANCHOR = 2;
@@ -120,7 +136,8 @@ export class ProfileStore {
     const append = this.appendStmt;
     for (const a of batch.deletedAnchors) append.run(OP_DELETE_ANCHOR, a, '', 0, 0, 0);
     for (const [a, c] of batch.deletedRows) append.run(OP_DELETE_ROW, a, c, 0, 0, 0);
-    for (const e of batch.upserts) append.run(OP_UPSERT, e.anchor_key, e.companion_key, e.count, e.total_seen, e.last_updated);
+    const now = Date.now();
+    for (const e of batch.upserts) append.run(OP_UPSERT, e.anchor_key, e.companion_key, e.count, e.total_seen, storableTimestamp(e.last_updated, now));
     const n = batch.deletedAnchors.length + batch.deletedRows.length + batch.upserts.length;
     if (this.journalRowCount >= 0) this.journalRowCount += n;
     return n;
@@ -147,7 +164,8 @@ export class ProfileStore {
   fold(batch: DirtyBatch): number {
     for (const a of batch.deletedAnchors) this.deleteBaseAnchor.run(a);
     for (const [a, c] of batch.deletedRows) this.deleteBaseRow.run(a, c);
-    for (const e of batch.upserts) this.upsertBase.run(e.anchor_key, e.companion_key, e.count, e.total_seen, e.last_updated);
+    const now = Date.now();
+    for (const e of batch.upserts) this.upsertBase.run(e.anchor_key, e.companion_key, e.count, e.total_seen, storableTimestamp(e.last_updated, now));
     const emptied = this.db.prepare('DELETE FROM profile_journal').run().changes;
     this.baseRowCount = -1;
     this.journalRowCount = 0;
@@ -185,8 +203,9 @@ export class ProfileStore {
   /** Writes plain entries straight into the base table (bulk import, tests). Call inside a transaction. */
   writeBase(entries: Iterable<BehaviorProfileEntry>): number {
     let n = 0;
+    const now = Date.now();
     for (const e of entries) {
-      this.upsertBase.run(e.anchor_key, e.companion_key, e.count, e.total_seen, e.last_updated);
+      this.upsertBase.run(e.anchor_key, e.companion_key, e.count, e.total_seen, storableTimestamp(e.last_updated, now));
       n++;
     }
     this.baseRowCount = -1;

@@ -31,7 +31,7 @@ import Database from 'better-sqlite3';
 import { MAX_COUNT, parseAnchorKey } from '../anomaly/profiler.js';
 import { PAIR_FIELDS } from '../daemon/config.js';
 import { LATEST_SCHEMA_VERSION } from './migrations.js';
-import { ProfileStore } from './profiles.js';
+import { EARLIEST_TIMESTAMP, FUTURE_SLACK_MS, ProfileStore } from './profiles.js';
 import type { SensorDb } from './db.js';
 
 // ---------------------------------------------------------------- errors and limits
@@ -60,12 +60,11 @@ export interface SourceLimits {
 export const MAX_KEY_BYTES = 256;
 /** Largest count or total accepted from a source, and where merged sums saturate. */
 export { MAX_COUNT };
-/** Timestamps before 2000-01-01 are not from a sensor. */
-export const EARLIEST_TIMESTAMP = Date.UTC(2000, 0, 1);
+export { EARLIEST_TIMESTAMP };
 export const DEFAULT_MAX_SOURCE_BYTES = 512 * 1024 * 1024;
 
 export function defaultLimits(now = Date.now()): SourceLimits {
-  return { maxBytes: DEFAULT_MAX_SOURCE_BYTES, maxRows: 20_000_000, maxCompanionsPerAnchor: 100_000, latestTimestamp: now + 86_400_000 };
+  return { maxBytes: DEFAULT_MAX_SOURCE_BYTES, maxRows: 20_000_000, maxCompanionsPerAnchor: 100_000, latestTimestamp: now + FUTURE_SLACK_MS };
 }
 
 const SENSOR_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

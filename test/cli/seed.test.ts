@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSensorDb } from '../../src/storage/db.js';
-import { ROOT, T0, cli, exportRows, fileDigest, json, makeSensorDb, tempDir, type Row } from './helpers.js';
+import { DEMO_PCAP, ROOT, SENSORD, T0, cli, exportRows, fileDigest, json, makeSensorDb, pcapRecords, tempDir, type Row } from './helpers.js';
 
 const A = 'ja4>ja4t:t13d1516h2_8daaf6152771_02713d6af862';
 const B = 'client_ip>ja4:10.0.0.7';
@@ -124,6 +124,44 @@ describe('seed round trip and ledger', () => {
       [A, '64240_2-4-8-1-3_1460_7', 90, 105, T0 + 1000],
       [A, '65535_2-1-3-1-1-4_1460_8', 15, 105, T0 + 9000],
     ]);
+  });
+});
+
+describe('a database the sensor wrote is always a valid seed source', () => {
+  /** The demo capture with its records re-stamped from `startSec` on, one second apart. */
+  function restamped(file: string, startSec: number): string {
+    const { header, records } = pcapRecords(fs.readFileSync(DEMO_PCAP));
+    const out = records.map((r, i) => {
+      const copy = Buffer.from(r);
+      copy.writeUInt32LE(startSec + i, 0);
+      return copy;
+    });
+    fs.writeFileSync(file, Buffer.concat([header, ...out]));
+    return file;
+  }
+
+  test.each([
+    ['a clockless device (1970)', 0],
+    ['a generator (2105)', 4_260_000_000],
+  ])('replaying a capture stamped by %s', (_label, startSec) => {
+    const pcap = restamped(path.join(dir, 'restamped.pcap'), startSec);
+    const db = path.join(dir, 'sensor.db');
+    const run = execFileSync(process.execPath, [SENSORD, '--read', pcap, '--db', db], {
+      env: { ...process.env, SENSOR_DB: '', SENSOR_CONFIG: '', RUNTIME_DIRECTORY: '' }, encoding: 'utf8',
+    });
+    expect(run).toContain('"event_type":"alert"');
+    const rows = exportRows(db);
+    expect(rows.length).toBeGreaterThan(3);
+    const before = Date.now();
+    for (const r of rows) {
+      expect(r[4]).toBeGreaterThanOrEqual(Date.UTC(2000, 0, 1));
+      expect(r[4]).toBeLessThanOrEqual(before + 86_400_000);
+    }
+    const dest = path.join(dir, 'dest.db');
+    const seeded = cli(['seed', db, '--db', dest]);
+    expect(seeded.stderr).toBe('');
+    expect(seeded.code).toBe(0);
+    expect(exportRows(dest).map((r) => r.slice(0, 4))).toEqual(rows.map((r) => r.slice(0, 4)));
   });
 });
 

@@ -13,9 +13,14 @@ const SENSORCTL = join(process.cwd(), 'dist/cli/sensorctl.js');
 const SENSORD = join(process.cwd(), 'dist/daemon/sensord.js');
 const CAPTURE = join(process.cwd(), 'test/fixtures/demo.pcap');
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const canLoop = process.getuid?.() === 0 && have('losetup') && spawnSync('losetup', ['-f']).status === 0;
+const stickTools = ['losetup', 'sfdisk', 'partx', 'mke2fs'].filter((t) => !have(t));
+const canLoop = process.getuid?.() === 0 && stickTools.length === 0 && spawnSync('losetup', ['-f']).status === 0;
 const describeIf = canLoop ? describe : describe.skip;
-if (!canLoop) console.warn('usb-seed tests skipped: need root and free loop devices');
+if (!canLoop) {
+  console.warn(stickTools.length > 0
+    ? `usb-seed tests skipped: ${stickTools.join(', ')} missing (bash scripts/install-test-deps.sh installs them)`
+    : 'usb-seed tests skipped: need root and free loop devices');
+}
 // The kernel must know the filesystem too: some CI kernels (this machine's among them) have ext4 only.
 const kernelFs = existsSync('/proc/filesystems') ? readFileSync('/proc/filesystems', 'utf8') : '';
 const hasVfat = have('mkfs.vfat') && have('mcopy') && /\tvfat$/m.test(kernelFs);

@@ -9,6 +9,8 @@ import { Persister } from '../../src/storage/persister.js';
 import { tempDir, collectingLogger } from './helpers.js';
 
 const K = 'ja4>ja4t:t13d1516h2_8daaf6152771_02713d6af862';
+/** A plausible capture time: the store clamps anything before 2000 (see storableTimestamp). */
+const T = Date.UTC(2024, 0, 1);
 
 function fresh(dbPath: string, opts = {}) {
   const store = openSensorDb(dbPath, { sensorId: 'sensor-test' });
@@ -26,9 +28,9 @@ describe('save and load', () => {
   test('save/load round trip, and a restart keeps counts', () => {
     const dbPath = path.join(dir, 'sensor.db');
     const a = fresh(dbPath);
-    for (let i = 0; i < 10; i++) a.profiler.observe(K, 'x', 1000 + i);
-    a.profiler.observe(K, 'y', 2000);
-    a.profiler.observe('client_ip>ja4:10.0.0.1', 'ja4value', 3000);
+    for (let i = 0; i < 10; i++) a.profiler.observe(K, 'x', T + 1000 + i);
+    a.profiler.observe(K, 'y', T + 2000);
+    a.profiler.observe('client_ip>ja4:10.0.0.1', 'ja4value', T + 3000);
     const r = a.persister.flushNow();
     expect(r).toMatchObject({ ok: true, rows: 3 });
     expect(r.bytes).toBeGreaterThan(0);
@@ -40,7 +42,7 @@ describe('save and load', () => {
     expect(b.store.sensorId).toBe('sensor-test');
     const sort = (e: typeof saved) => [...e].sort((x, y) => (x.anchor_key + x.companion_key).localeCompare(y.anchor_key + y.companion_key));
     expect(sort(b.profiler.serialize())).toEqual(sort(saved));
-    b.profiler.observe(K, 'x', 4000);
+    b.profiler.observe(K, 'x', T + 4000);
     b.persister.stop();
     b.store.close();
 
@@ -53,18 +55,18 @@ describe('save and load', () => {
   test('a double flush leaves one set of rows, and the second flush writes nothing', () => {
     const dbPath = path.join(dir, 'sensor.db');
     const a = fresh(dbPath);
-    a.profiler.observe(K, 'x', 1);
-    a.profiler.observe(K, 'y', 2);
+    a.profiler.observe(K, 'x', T + 1);
+    a.profiler.observe(K, 'y', T + 2);
     expect(a.persister.flushNow().rows).toBe(2);
     const second = a.persister.flushNow();
     expect(second).toMatchObject({ ok: true, idle: true, rows: 0, bytes: 0 });
     const rows = [...iterateProfiles(a.store.db)];
     expect(rows).toHaveLength(2);
-    a.profiler.observe(K, 'x', 3);
+    a.profiler.observe(K, 'x', T + 3);
     a.persister.flushNow();
     expect([...iterateProfiles(a.store.db)]).toEqual([
-      { anchor_key: K, companion_key: 'x', count: 2, total_seen: 3, last_updated: 3 },
-      { anchor_key: K, companion_key: 'y', count: 1, total_seen: 3, last_updated: 2 },
+      { anchor_key: K, companion_key: 'x', count: 2, total_seen: 3, last_updated: T + 3 },
+      { anchor_key: K, companion_key: 'y', count: 1, total_seen: 3, last_updated: T + 2 },
     ]);
     a.persister.stop(); // compacts the journal into the base table
     expect(a.store.db.prepare('SELECT COUNT(*) AS n FROM behavior_profiles').get()).toEqual({ n: 2 });
@@ -250,7 +252,7 @@ describe('journal compaction', () => {
     let compactions = 0;
     let direct = 0;
     for (let f = 0; f < 60; f++) {
-      for (let i = 0; i < 50; i++) profiler.observe(`ja4>ja4t:a${Math.floor(r() * r() * 60)}`, `c${Math.floor(r() * 7)}`, f * 100 + i);
+      for (let i = 0; i < 50; i++) profiler.observe(`ja4>ja4t:a${Math.floor(r() * r() * 60)}`, `c${Math.floor(r() * 7)}`, T + f * 100 + i);
       const rep = persister.flushNow();
       expect(rep.ok).toBe(true);
       if (rep.mode === 'direct') direct++;
