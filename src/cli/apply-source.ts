@@ -28,7 +28,7 @@ export function withApplyOptions<T>(y: Argv<T>): Argv<T & ApplyArgs> {
     .option('dry-run', { type: 'boolean', default: false, describe: 'check the source and report what would change (rows new, rows added to, totals); write nothing' })
     .option('force', { type: 'boolean', default: false, describe: 'apply even if the ledger says this source was already applied (its counts are added again)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON line with the result (also on errors)' })
-    .option('wait', { type: 'number', default: 10, describe: 'seconds to wait for a database locked by another writer before giving up (exit 75)' })
+    .option('wait', { type: 'number', default: 10, describe: 'seconds to wait for a database another writer holds (another seed or import, or SQLite\'s lock) before giving up (exit 75)' })
     .option('max-size', { type: 'number', describe: 'largest source accepted, in MiB (default 512)' })
     .option('progress', { type: 'boolean', describe: 'progress bar on stderr (default: on a terminal, for sources of 50,000 rows or more)' }) as Argv<T & ApplyArgs>;
 }
@@ -103,7 +103,7 @@ function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: Pr
     else {
       // A sensord that holds the database but could not be reached on its control socket would
       // write its own counts over ours at its next flush: refuse (busy) rather than lose the seed.
-      lock = acquireWriterLock(ctx.dbPath, 'sensorctl');
+      lock = acquireWriterLock(ctx.dbPath, 'sensorctl', Math.max(0, Math.round((args.wait ?? 10) * 1000)));
       dest = openSensorDb(ctx.dbPath, {
         sensorId: ctx.config.sensor_id ?? undefined,
         recover: false,

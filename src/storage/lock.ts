@@ -61,6 +61,33 @@ export function writerLockPath(dbPath: string): string {
   }
 }
 
+/**
+ * What the process `pid` is, for a message: "sensord", "sensorctl seed", or its program's name.
+ * Empty when /proc does not tell.
+ */
+export function describeProcess(pid: number): string {
+  let argv: string[];
+  try {
+    argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  } catch {
+    return '';
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const name = path.basename(argv[i]!).replace(/\.[cm]?js$/, '');
+    if (name === 'sensord') return 'sensord';
+    if (name === 'sensorctl') {
+      const sub = argv.slice(i + 1).find((a) => !a.startsWith('-'));
+      return sub ? `sensorctl ${sub}` : 'sensorctl';
+    }
+  }
+  return argv.length > 0 ? path.basename(argv[0]!) : '';
+}
+
+/** Sleeps the thread (the writers that wait are synchronous command-line runs). */
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /** The pid of the live process holding the writer lock of `dbPath`, or null. */
 export function writerLockHolder(dbPath: string): number | null {
   let text: string;
@@ -80,10 +107,12 @@ export function writerLockHolder(dbPath: string): number | null {
 }
 
 /**
- * Takes the writer lock of `dbPath`, or throws StorageError('LOCKED') naming the process that holds
- * it. Release it at shutdown (it is also safe to leave behind: a dead holder's lock is taken over).
+ * Takes the writer lock of `dbPath`, waiting up to `waitMs` for a live holder to let go, or throws
+ * StorageError('LOCKED') naming the process that holds it. Release it at shutdown (it is also safe
+ * to leave behind: a dead holder's lock is taken over).
  */
-export function acquireWriterLock(dbPath: string, who = 'this process'): WriterLock {
+export function acquireWriterLock(dbPath: string, who = 'this process', waitMs = 0): WriterLock {
+  const deadline = Date.now() + waitMs;
   // As opening the database would: the lock comes first, so it makes the directory.
   const dir = path.dirname(path.resolve(dbPath));
   try {
@@ -102,7 +131,7 @@ export function acquireWriterLock(dbPath: string, who = 'this process'): WriterL
       `and SQLite keeps a separate -wal file for each name, so it is refused: remove the other links (find / -samefile ${dbPath}) or copy the file`);
   }
   const lockPath = writerLockPath(dbPath);
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 3;) {
     try {
       const fd = fs.openSync(lockPath, 'wx');
       const id = identity(process.pid);
@@ -129,9 +158,19 @@ export function acquireWriterLock(dbPath: string, who = 'this process'): WriterL
       }
       const holder = writerLockHolder(dbPath);
       if (holder !== null) {
-        throw new StorageError('LOCKED', `database ${dbPath} is in use by another writer (pid ${holder}, e.g. a running sensord); stop it before ${who} writes to it`);
+        const what = describeProcess(holder);
+        // A sensord holds its database until it stops: waiting for it would only delay the answer.
+        if (Date.now() < deadline && what !== 'sensord') {
+          sleepMs(Math.min(100, deadline - Date.now()));
+          continue;
+        }
+        const waited = waitMs > 0 && what !== 'sensord' ? `, waited ${+(waitMs / 1000).toFixed(1)} s` : '';
+        const advice = what === 'sensord' ? 'stop it, or let it do the work through its control socket'
+          : what.startsWith('sensorctl') ? 'wait for it to finish (or give --wait more seconds)' : 'stop it';
+        throw new StorageError('LOCKED', `database ${dbPath} is in use by another writer, pid ${holder}${what ? ` (${what})` : ''}${waited}; ${advice} before ${who} writes to it`);
       }
       fs.rmSync(lockPath, { force: true }); // stale: its process is gone
+      attempt++;
     }
   }
   throw new StorageError('LOCKED', `cannot take the writer lock ${lockPath}: it keeps reappearing`);

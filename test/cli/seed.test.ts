@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSensorDb } from '../../src/storage/db.js';
-import { DEMO_PCAP, ROOT, SENSORD, T0, cli, exportRows, fileDigest, json, makeSensorDb, pcapRecords, tempDir, type Row } from './helpers.js';
+import { DEMO_PCAP, ROOT, SENSORD, T0, cli, cliAsync, exportRows, fileDigest, json, makeSensorDb, pcapRecords, tempDir, type Row } from './helpers.js';
 
 const A = 'ja4>ja4t:t13d1516h2_8daaf6152771_02713d6af862';
 const B = 'client_ip>ja4:10.0.0.7';
@@ -358,10 +358,27 @@ test('a sensord that holds the database but cannot be reached on its socket: see
   const src = makeSensorDb(path.join(dir, 'src.db'), SOURCE_ROWS);
   const before = fileDigest(dest);
   fs.writeFileSync(`${dest}.lock`, `${process.pid}\n`); // a live process (this test) holds the writer lock
-  const r = cli(['seed', src, '--db', dest]);
+  const r = cli(['seed', src, '--db', dest, '--wait', '0.5']);
   expect(r.code).toBe(75);
-  expect(r.stderr).toMatch(/dest\.db is in use by another writer \(pid \d+, e\.g\. a running sensord\); stop it before sensorctl writes to it/);
+  expect(r.stderr).toMatch(/dest\.db is in use by another writer, pid \d+ \(node\), waited 0\.5 s; stop it before sensorctl writes to it/);
   expect(fileDigest(dest)).toBe(before);
   fs.rmSync(`${dest}.lock`);
   expect(cli(['seed', src, '--db', dest]).code).toBe(0);
+});
+
+test('--wait also waits for another sensorctl holding the writer lock, which it names', async () => {
+  const dest = makeSensorDb(path.join(dir, 'dest.db'), [[A, 'x', 1, 1, T0]], 'dest');
+  const src = makeSensorDb(path.join(dir, 'src.db'), SOURCE_ROWS);
+  // A process that looks like `sensorctl import` in the process table and lets go after 1.5 s.
+  const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 1500)', '/usr/lib/ja4-sensor/dist/cli/sensorctl.js', 'import']);
+  fs.writeFileSync(`${dest}.lock`, `${other.pid}\n`);
+  const short = await cliAsync(['seed', src, '--db', dest, '--wait', '0.2']);
+  expect(short.code).toBe(75);
+  expect(short.stderr).toMatch(/in use by another writer, pid \d+ \(sensorctl import\), waited 0\.2 s; wait for it to finish \(or give --wait more seconds\)/);
+  const started = Date.now();
+  const long = await cliAsync(['seed', src, '--db', dest, '--wait', '20']);
+  expect(long.stderr).toBe('');
+  expect(long.code).toBe(0);
+  expect(Date.now() - started).toBeGreaterThan(500);
+  expect(exportRows(dest)).toHaveLength(4);
 });

@@ -185,13 +185,13 @@ describe('one sensord per database', () => {
     const before = readFileSync(db);
     const second = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', db, '-q']);
     expect(second.code).toBe(4);
-    expect(second.stderr).toMatch(/database .*sensor\.db is in use by another writer \(pid \d+/);
+    expect(second.stderr).toMatch(/database .*sensor\.db is in use by another writer, pid \d+ \(sensord\); stop it, or let it do the work through its control socket/);
     // The same file by another name is the same database: through a symlink the lock is found,
     // and a hard link (its own lock and -wal name) is refused outright.
     symlinkSync(db, path.join(dir, 'link.db'));
     const viaLink = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'link.db'), '-q']);
     expect(viaLink.code).toBe(4);
-    expect(viaLink.stderr).toMatch(/link\.db is in use by another writer \(pid \d+/);
+    expect(viaLink.stderr).toMatch(/link\.db is in use by another writer, pid \d+ \(sensord\)/);
     linkSync(db, path.join(dir, 'hard.db'));
     const viaHardLink = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'hard.db'), '-q']);
     expect(viaHardLink.code).toBe(4);

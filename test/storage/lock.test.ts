@@ -11,7 +11,7 @@ test('one writer at a time; a dead holder\'s lock is taken over', () => {
     // A lock held by a live other process is refused, naming it.
     fs.writeFileSync(`${dbPath}.lock`, `${process.ppid}\n`);
     expect(writerLockHolder(dbPath)).toBe(process.ppid);
-    expect(() => acquireWriterLock(dbPath, 'sensorctl seed')).toThrow(/in use by another writer \(pid \d+.*stop it before sensorctl seed writes/);
+    expect(() => acquireWriterLock(dbPath, 'sensorctl seed')).toThrow(/in use by another writer, pid \d+.*stop it before sensorctl seed writes/);
     // A lock left by a process that is gone is stale.
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
     fs.writeFileSync(`${dbPath}.lock`, `${dead}\n`);
