@@ -38,6 +38,7 @@ import type { AlertRecord } from '../anomaly/alert.js';
 import type { BehaviorProfileEntry, BehaviorProfiler } from '../anomaly/profiler.js';
 import type { Logger, SensorDb } from '../storage/db.js';
 import type { FlushReport, Persister } from '../storage/persister.js';
+import type { MqttPublisher, PublisherStatus } from '../mqtt/publisher.js';
 import {
   EARLIEST_TIMESTAMP, MAX_COUNT, MAX_KEY_BYTES, emptyStats, ledgerLookup, ledgerRecord, type MergeStats, type ScanResult,
 } from '../storage/seed.js';
@@ -92,9 +93,25 @@ export interface ControlTarget {
   store: SensorDb | null;
   profiler: BehaviorProfiler | null;
   persister: Persister | null;
+  publisher: MqttPublisher | null;
   readonly startedAt: number;
   readonly isStopping: boolean;
   liveStats(): Record<string, unknown>;
+}
+
+/** The publisher's state for `sensorctl status` (snake_case, as the rest of the answer). */
+function mqttStatus(s: PublisherStatus): Record<string, unknown> {
+  return {
+    state: s.state,
+    url: s.url,
+    protocol: s.protocolVersion === 5 ? '5' : '3.1.1',
+    topic_prefix: s.topicPrefix,
+    last_error: s.lastError,
+    alerts_published: s.alertsPublished,
+    outbox_pending: s.outbox.pending,
+    outbox_dropped: s.outbox.dropped,
+    reconnects: s.reconnects,
+  };
 }
 
 type ErrorCode = 'BAD_REQUEST' | 'BUSY' | 'INVALID' | 'IO' | 'STOPPING';
@@ -363,6 +380,7 @@ export class ControlServer {
       failed_flushes: p?.failedFlushes ?? 0,
       last_flush: p?.lastFlush ? flushSummary(p.lastFlush) : null,
       last_error: p?.lastError ?? null,
+      mqtt: t.publisher ? mqttStatus(t.publisher.status()) : null,
       flush_interval_s: p ? p.intervalMs / 1000 : null,
       flash_bytes_today: p?.dayBytes ?? 0,
       proc_write_bytes_today: p?.dayProcWriteBytes ?? null,

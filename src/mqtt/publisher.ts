@@ -50,6 +50,8 @@ export interface PublisherStatus {
   clientId: string;
   topicPrefix: string;
   lastError: string | null;
+  /** 5, or 4 (3.1.1) after the broker refused 5. */
+  protocolVersion: 4 | 5;
   inflight: number;
   alertsPublished: number;
   reconnects: number;
@@ -105,6 +107,17 @@ export class MqttPublisher extends EventEmitter {
   private authFailed = false;
   private everConnected = false;
   private connectedAt = 0;
+  /**
+   * MQTT 5 first: its PUBACK says when the broker's ACL refuses a publish, which MQTT 3.1.1 cannot
+   * (the broker acknowledges and drops it). A broker that does not speak 5 gets 3.1.1.
+   */
+  private protocolVersion: 4 | 5 = 5;
+  private retryWithOlderProtocol = false;
+  /** In-flight alerts the broker refused (PUBACK reason code >= 0x80), sent again after a delay. */
+  private readonly refused = new Set<OutboxEntry>();
+  private refusedTimer: NodeJS.Timeout | null = null;
+  private refusedAttempt = 0;
+  private refusal: string | null = null;
 
   /** Alerts handed out by the outbox and not yet acknowledged, in publish order. */
   private inflight: OutboxEntry[] = [];
@@ -215,6 +228,7 @@ export class MqttPublisher extends EventEmitter {
     if (this.state === 'stopped' || this.stopping) return;
     this.stopping = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.refusedTimer) clearTimeout(this.refusedTimer);
     if (this.flushTimer) clearInterval(this.flushTimer);
     const client = this.client;
     if (client && this.state === 'online') {
@@ -241,6 +255,7 @@ export class MqttPublisher extends EventEmitter {
       clientId: this.config.clientId,
       topicPrefix: this.config.topicPrefix,
       lastError: this.lastError,
+      protocolVersion: this.protocolVersion,
       inflight: this.inflight.length,
       alertsPublished: this.alertsPublished,
       reconnects: this.reconnects,
@@ -269,7 +284,7 @@ export class MqttPublisher extends EventEmitter {
       connectTimeout: this.config.connectTimeoutMs,
       reconnectPeriod: 0,
       clean: true,
-      protocolVersion: 4,
+      protocolVersion: this.protocolVersion,
       will: { topic: this.topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
     });
     this.client = client;
@@ -287,7 +302,10 @@ export class MqttPublisher extends EventEmitter {
     this.authFailed = false;
     this.lastError = null;
     this.lastLogged = null;
-    this.log('info', `mqtt: connected to ${this.safeUrl} as ${this.config.clientId}`);
+    this.log('info', `mqtt: connected to ${this.safeUrl} as ${this.config.clientId} (MQTT ${this.protocolVersion === 5 ? '5' : '3.1.1'})`);
+    this.refused.clear(); // every in-flight alert is sent again below
+    if (this.refusedTimer) clearTimeout(this.refusedTimer);
+    this.refusedTimer = null;
     client.publish(this.topics.status, 'online', { qos: 1, retain: true });
     if (this.lastHealth) client.publish(this.topics.health, this.lastHealth, { qos: 0, retain: true });
     if (this.config.homeAssistant.enabled) {
@@ -323,6 +341,13 @@ export class MqttPublisher extends EventEmitter {
 
   private onError(err: Error): void {
     const code = (err as { code?: unknown }).code;
+    // CONNACK "unacceptable protocol version" (3.1.1's code 1, 5's 0x84): try again with 3.1.1 at once.
+    if (this.protocolVersion === 5 && (code === 1 || code === 0x84)) {
+      this.protocolVersion = 4;
+      this.retryWithOlderProtocol = true;
+      this.log('info', `mqtt: the broker at ${this.safeUrl} does not speak MQTT 5; using 3.1.1 (a publish its ACL refuses then goes unnoticed)`);
+      return;
+    }
     if (typeof code === 'number' && AUTH_REFUSALS[code]) {
       this.authFailed = true;
       const user = this.config.username ?? urlUser(this.config.url);
@@ -345,6 +370,14 @@ export class MqttPublisher extends EventEmitter {
     this.client?.end(true);
     this.client = null;
     if (this.stopping) return;
+    if (this.retryWithOlderProtocol) {
+      this.retryWithOlderProtocol = false;
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null;
+        this.connect();
+      }, 0);
+      return;
+    }
     const reason = this.connectionError ?? (wasOnline ? `connection to ${this.safeUrl} lost` : `could not connect to ${this.safeUrl}`);
     this.lastError = reason;
     // A refused identity will not fix itself in seconds: wait long, so the log and the broker are not
@@ -364,6 +397,34 @@ export class MqttPublisher extends EventEmitter {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.connect();
+    }, delay);
+  }
+
+  /**
+   * The broker refused an alert (MQTT 5 PUBACK reason code, typically 0x87 "not authorized": its ACL
+   * does not let this client publish on the alerts topic). The alert stays in the outbox, in flight,
+   * and is sent again after a growing delay; the pump stops while the window is full of them.
+   */
+  private onAlertRefused(entry: OutboxEntry, code: number, message: string): void {
+    this.refused.add(entry);
+    const user = this.config.username ?? urlUser(this.config.url);
+    const why = message.startsWith('Publish error: ') ? message.slice('Publish error: '.length) : message;
+    const reason = `the broker at ${this.safeUrl} refuses alerts on ${this.topics.alerts}: ${why} (reason code 0x${code.toString(16)}); ` +
+      `check its ACL for ${user ? `user '${user}'` : 'this client'}. The alerts stay in the outbox`;
+    this.lastError = reason;
+    if (this.refusedTimer !== null) return;
+    const delay = reconnectDelay(this.refusedAttempt++, { minMs: this.config.reconnectMinMs, maxMs: this.config.reconnectMaxMs }, this.random);
+    if (reason !== this.refusal) {
+      this.log('error', `mqtt: ${reason}; next attempt in ${(delay / 1000).toFixed(1)} s`);
+      this.refusal = reason;
+    }
+    const gen = this.generation;
+    this.refusedTimer = setTimeout(() => {
+      this.refusedTimer = null;
+      if (gen !== this.generation || this.state !== 'online') return;
+      const again = [...this.refused];
+      this.refused.clear();
+      for (const e of again) if (this.inflight.includes(e)) this.publishAlert(e, gen);
     }, delay);
   }
 
@@ -392,10 +453,22 @@ export class MqttPublisher extends EventEmitter {
 
   private publishAlert(entry: OutboxEntry, gen: number): void {
     this.client!.publish(this.topics.alerts, entry.payload, { qos: 1, retain: false }, (err) => {
-      // An error or a stale connection: the entry stays in flight and is sent again on reconnect.
-      if (err || gen !== this.generation) return;
+      // A stale connection or an error: the entry stays in flight and is sent again on reconnect,
+      // or, when the broker refused it, after a delay.
+      if (gen !== this.generation) return;
+      if (err) {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === 'number' && code >= 0x80) this.onAlertRefused(entry, code, err.message);
+        return;
+      }
       const i = this.inflight.indexOf(entry);
       if (i < 0) return;
+      if (this.refusal !== null) {
+        this.log('info', `mqtt: the broker accepts alerts on ${this.topics.alerts} again`);
+        this.refusal = null;
+        this.refusedAttempt = 0;
+        this.lastError = null;
+      }
       this.inflight.splice(i, 1);
       this.outbox.ack(entry);
       this.alertsPublished++;

@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { startBroker, freePort } from '../helpers/mosquitto.js';
 import { DEMO_PCAP, SENSORD, Daemon, cli, cliAsync, exportRows, json, pcapRecords, tempDir, CLI } from './helpers.js';
 
 let dir: string;
@@ -70,6 +71,42 @@ test('seeding into a running sensor equals seeding the file: no lost update, no 
   // And both are exactly twice the capture's own counts (seeded once, observed once).
   expect(rowsA).toEqual(seeded.map((r) => [r[0], r[1], 2 * r[2], 2 * r[3], r[4]]));
   expect(d.stderr).toMatch(/merged \d+ profile rows from .*src\.db/);
+});
+
+test('status shows the MQTT link: off, waiting for a broker that is down (saying why), online with the protocol', async () => {
+  const off = path.join(dir, 'off.db');
+  const d0 = start(off, ['-q']);
+  await d0.ready();
+  expect(cli(['status', '--db', off]).stdout).toMatch(/^mqtt +off \(no mqtt\.url in the config\)$/m);
+  expect(json(cli(['status', '--db', off, '--json'])).daemon).toMatchObject({ mqtt: null });
+  expect(await d0.end()).toBe(0);
+
+  const downUrl = `mqtt://127.0.0.1:${await freePort()}`;
+  const down = path.join(dir, 'down.db');
+  const d1 = start(down, ['-q', '--mqtt-url', downUrl]);
+  await d1.ready();
+  const deadline = Date.now() + 10_000;
+  let text = '';
+  while (!/^mqtt +waiting/m.test(text) && Date.now() < deadline) text = cli(['status', '--db', down]).stdout;
+  expect(text).toMatch(new RegExp(`^mqtt +waiting, ${downUrl.replace(/\./g, '\\.')} \\(MQTT 5\\): 0 alerts published since start, 0 waiting in the outbox; .*(refused|could not connect)`, 'm'));
+  expect(await d1.end()).toBe(0);
+
+  const broker = await startBroker();
+  try {
+    const up = path.join(dir, 'up.db');
+    const d2 = start(up, ['-q', '--mqtt-url', broker.url]);
+    await d2.ready();
+    let st: Record<string, unknown> = {};
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      st = (json(cli(['status', '--db', up, '--json'])).daemon as { mqtt: Record<string, unknown> }).mqtt;
+      if (st.state === 'online') break;
+    }
+    expect(st).toMatchObject({ state: 'online', url: broker.url, protocol: broker.kind === 'mosquitto' ? '5' : '3.1.1', last_error: null, outbox_pending: 0 });
+    expect(await d2.end()).toBe(0);
+  } finally {
+    await broker.close();
+  }
 });
 
 test('status reads live counters; a stale socket from a crashed daemon means "not running"', async () => {

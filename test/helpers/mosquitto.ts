@@ -26,6 +26,15 @@ export interface BrokerOptions {
    * client id has subscribed again. With mosquitto, persistence + save() does the same job.
    */
   holdOthersUntilSubscribed?: string;
+  /** This broker rather than the default (brokerKind()). */
+  kind?: BrokerKind;
+  /**
+   * mosquitto only: max_queued_messages (default 0, unlimited, see below). mosquitto 2.0.11 drops an
+   * MQTT 5 client the moment it refuses one of its publishes when this is 0, so the ACL test uses 1000.
+   */
+  maxQueued?: number;
+  /** mosquitto only: the acl_file's text (setAcl() changes it and makes the broker reload it). */
+  acl?: string;
 }
 
 export interface Broker {
@@ -45,6 +54,8 @@ export interface Broker {
   /** Stops the broker and removes its directory. */
   close(): Promise<void>;
   log(): string;
+  /** mosquitto with `acl` only: rewrites the ACL file and reloads it (SIGHUP). */
+  setAcl(text: string): Promise<void>;
 }
 
 const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => existsSync(p));
@@ -85,7 +96,7 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 5000):
 }
 
 export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
-  const kind = brokerKind();
+  const kind = opts.kind ?? brokerKind();
   const dir = mkdtempSync(join(tmpdir(), `ja4-${kind}-`));
   const port = await freePort();
   const wsPort = opts.websockets ? await freePort() : undefined;
@@ -115,7 +126,11 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     }
     // Unlimited in-flight and queued messages: the broker forwards every message to subscribers as it
     // arrives, so nothing it has acknowledged sits only in its memory when a test kills it.
-    lines.push('max_inflight_messages 0', 'max_queued_messages 0');
+    lines.push('max_inflight_messages 0', `max_queued_messages ${opts.maxQueued ?? 0}`);
+    if (opts.acl !== undefined) {
+      writeFileSync(join(dir, 'acl'), opts.acl);
+      lines.push(`acl_file ${join(dir, 'acl')}`);
+    }
     if (opts.persistence) lines.push('persistence true', `persistence_location ${dir}/`, 'autosave_interval 0');
     lines.push(`user ${userInfo().username}`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice');
     const conf = join(dir, 'mosquitto.conf');
@@ -170,6 +185,12 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       rmSync(dir, { recursive: true, force: true });
     },
     log: () => output,
+    async setAcl(text: string) {
+      if (kind !== 'mosquitto' || opts.acl === undefined || !child) throw new Error('setAcl needs mosquitto started with an acl');
+      writeFileSync(join(dir, 'acl'), text);
+      child.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 300)); // mosquitto reloads in its next loop turn
+    },
   };
   await broker.start();
   return broker;

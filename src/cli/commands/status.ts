@@ -108,6 +108,11 @@ export const statusCommand: CommandModule<object, Args> = {
       row('last flush', f ? `${isoTime(Number(f.at))} (${humanDuration((Date.now() - Number(f.at)) / 1000)} ago): ${f.ok ? 'ok' : `FAILED: ${String(f.error)}`}, ${String(f.rows)} rows, ${humanBytes(Number(f.bytes))}; every ${String(live.flush_interval_s)} s` : `none yet (every ${String(live.flush_interval_s)} s)`);
       row('flash today', `${humanBytes(Number(live.flash_bytes_today))} written to the database files (${String(live.day)} UTC)` +
         (live.proc_write_bytes_today !== null && live.proc_write_bytes_today !== undefined ? `, ${humanBytes(Number(live.proc_write_bytes_today))} by the process` : ''));
+      const m = live.mqtt as Record<string, unknown> | null | undefined;
+      row('mqtt', m
+        ? `${String(m.state)}, ${String(m.url)} (MQTT ${String(m.protocol)}): ${String(m.alerts_published)} alerts published since start, ${String(m.outbox_pending)} waiting in the outbox` +
+          (m.last_error ? `; ${String(m.last_error)}` : '')
+        : 'off (no mqtt.url in the config)');
     } else {
       row('daemon', daemonError ? `unreachable: ${daemonError}` : 'not running');
     }
