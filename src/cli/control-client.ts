@@ -115,7 +115,9 @@ export class ControlClient {
 
 /** The socket path a running daemon recorded in the database (null when unknown). */
 export function socketHint(dbPath: string): string | null {
-  if (!fs.existsSync(dbPath)) return null;
+  // A running sensord holds the database open in WAL mode, so its -shm exists: without one there is
+  // no daemon to find, and opening the file could leave a stub -shm behind (read-only dir, full disk).
+  if (!fs.existsSync(dbPath) || !fs.existsSync(`${dbPath}-shm`)) return null;
   let db: Database.Database | undefined;
   try {
     db = new Database(dbPath, { readonly: true, fileMustExist: true, timeout: 1000 });

@@ -417,16 +417,29 @@ function checkCompanionsReadable(file: string): void {
   }
 }
 
+/**
+ * Also on a full filesystem: SQLite cannot create the -shm there either, and a full disk is exactly
+ * when an operator wants to export or back up the profiles before making room.
+ */
 function needsPrivateCopy(file: string): boolean {
-  if (fs.existsSync(`${file}-shm`) || !fs.existsSync(file)) return false;
-  try {
-    fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
-    return false;
-  } catch {
-    const head = readHead(file, 20); // unreadable: the normal path says why
-    return head !== null && head[18] === 2; // the file format's read version: 2 is WAL
+  if (!fs.existsSync(file)) return false;
+  const shm = fs.statSync(`${file}-shm`, { throwIfNoEntry: false });
+  if (shm !== undefined) {
+    // A short index is what an attempt on the full disk left behind (SQLite made the file, then
+    // could not fill it); a full-sized one, a writer's, serves readers even on a full disk.
+    if (shm.size >= WAL_INDEX_MIN_BYTES || !diskFull(file)) return false;
+  } else if (!diskFull(file)) {
+    try {
+      fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
+      return false;
+    } catch { /* not writable: copy */ }
   }
+  const head = readHead(file, 20); // unreadable: the normal path says why
+  return head !== null && head[18] === 2; // the file format's read version: 2 is WAL
 }
+
+/** The first block of a WAL index (-shm): a shorter file holds no index yet. */
+const WAL_INDEX_MIN_BYTES = 32_768;
 
 /** The first `n` bytes of a file (fewer if it is shorter); null when it cannot be read. */
 function readHead(file: string, n: number): Buffer | null {
@@ -462,10 +475,12 @@ function openPrivateCopy(file: string, options: OpenOptions): SensorDb {
   };
   try {
     const before = fs.statSync(file);
+    const shmBefore = fs.statSync(`${file}-shm`, { throwIfNoEntry: false })?.size ?? -1;
     fs.copyFileSync(file, copy);
     if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
     const after = fs.statSync(file);
-    if (fs.existsSync(`${file}-shm`) || after.mtimeMs !== before.mtimeMs || after.size !== before.size) {
+    const shmAfter = fs.statSync(`${file}-shm`, { throwIfNoEntry: false })?.size ?? -1;
+    if (shmAfter !== shmBefore || after.mtimeMs !== before.mtimeMs || after.size !== before.size) {
       throw new StorageError('LOCKED', `database ${file} changed while it was being read (a writer started); try again`);
     }
     const handle = openSensorDb(copy, options);
@@ -473,7 +488,10 @@ function openPrivateCopy(file: string, options: OpenOptions): SensorDb {
   } catch (err) {
     remove();
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC') throw new StorageError('DISK_FULL', `cannot read database ${file}: it must be copied to ${os.tmpdir()} (its directory is not writable for this user) and there is no space there`);
+    if (code === 'ENOSPC') {
+      const why = diskFull(file) ? 'its filesystem is full, so SQLite cannot create its index file there' : 'its directory is not writable for this user';
+      throw new StorageError('DISK_FULL', `cannot read database ${file}: it must be copied to ${os.tmpdir()} (${why}) and there is no space there either; free some space or set TMPDIR`);
+    }
     throw rename(err);
   }
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { BehaviorProfiler } from '../../src/anomaly/profiler.js';
 import { openSensorDb } from '../../src/storage/db.js';
@@ -119,4 +119,42 @@ maybe('full disk at start-up: a clear DISK_FULL error, the database untouched', 
   const store = openSensorDb(dbPath);
   expect([...iterateProfiles(store.db)]).toHaveLength(3200);
   store.close();
+});
+
+maybe('full disk with the sensor stopped: readers still export and back up (the moment an operator needs them)', () => {
+  const { dir } = mounted as { dir: string };
+  const dbPath = path.join(dir, 'sensor.db');
+  // A clean stop leaves no -wal or -shm, and SQLite cannot create the index on a full disk.
+  for (const f of [`${dbPath}-wal`, `${dbPath}-shm`]) fs.rmSync(f, { force: true });
+  let filler = fill(dir);
+  try {
+    const cli = path.join(process.cwd(), 'dist/cli/sensorctl.js');
+    const run = () => execFileSync(process.execPath, [cli, 'export-profiles', '--db', dbPath, '--no-flush'], { encoding: 'utf8' });
+    expect(run().trim().split('\n')).toHaveLength(3200);
+    expect(fs.existsSync(`${dbPath}-shm`)).toBe(false); // nothing left behind
+    // What a failed open on the full disk used to leave behind: a stub index SQLite could not fill.
+    fs.rmSync(filler);
+    fs.writeFileSync(`${dbPath}-shm`, 'abc');
+    fs.writeFileSync(`${dbPath}-wal`, '');
+    filler = fill(dir);
+    expect(run().trim().split('\n')).toHaveLength(3200);
+    const status = execFileSync(process.execPath, [cli, 'status', '--db', dbPath], { encoding: 'utf8' });
+    expect(status).toMatch(/^profiles +3200 rows/m);
+    const out = tempDir('sensor-fulldisk-backup-');
+    try {
+      execFileSync(process.execPath, [cli, 'backup', '--db', dbPath, path.join(out, 'backup.db')], { encoding: 'utf8' });
+      const copy = openSensorDb(path.join(out, 'backup.db'), { readonly: true });
+      expect([...iterateProfiles(copy.db)]).toHaveLength(3200);
+      copy.close();
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+    // The copy goes to TMPDIR; with no room there either, the message says so and what to do.
+    const noRoom = spawnSync(process.execPath, [cli, 'export-profiles', '--db', dbPath, '--no-flush'], { encoding: 'utf8', env: { ...process.env, TMPDIR: dir } });
+    expect(noRoom.status).toBe(74);
+    expect(noRoom.stderr).toMatch(/its filesystem is full, so SQLite cannot create its index file there\) and there is no space there either; free some space or set TMPDIR/);
+  } finally {
+    fs.rmSync(filler);
+    for (const f of [`${dbPath}-wal`, `${dbPath}-shm`]) fs.rmSync(f, { force: true });
+  }
 });
