@@ -98,6 +98,9 @@ function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: Pr
   const dryRun = args['dry-run'] === true;
   let dest: SensorDb | null = null;
   let lock: WriterLock | null = null;
+  // A source refused halfway must not leave a new, empty database behind under the name given.
+  const created = !fs.existsSync(ctx.dbPath);
+  let failed = true;
   try {
     if (dryRun) dest = fs.existsSync(ctx.dbPath) ? openSensorDb(ctx.dbPath, { readonly: true }) : null;
     else {
@@ -113,10 +116,14 @@ function applyFile(ctx: Context, source: ProfileSource, args: ApplyArgs, bar: Pr
     }
     bar.start(dryRun ? 'comparing' : 'merging', source.approxRows);
     const applied = applyToDatabase(dest, source, { force: args.force, dryRun, progress: (n) => bar.update(n) });
+    failed = false;
     return { ...applied, warning: dest && applied.outcome === 'applied' ? overCaps(dest, ctx.config) : null };
   } finally {
     bar.stop();
     dest?.close();
+    if (failed && created && dest !== null && !dryRun) {
+      for (const f of [ctx.dbPath, `${ctx.dbPath}-wal`, `${ctx.dbPath}-shm`]) fs.rmSync(f, { force: true });
+    }
     lock?.release();
   }
 }

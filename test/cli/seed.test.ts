@@ -243,6 +243,13 @@ describe('seed error paths: clear message, distinct exit code, destination untou
     const src = makeSensorDb(path.join(dir, 'src.db'), [...SOURCE_ROWS, [B, 'neg', -5, 5, T0]]);
     refuse(src, 65, /rejected: behavior_profiles \(anchor "client_ip>ja4:10.0.0.7"\): negative count -5/);
   });
+  test('a source refused halfway leaves no new database behind when --db did not exist', () => {
+    const src = makeSensorDb(path.join(dir, 'src.db'), [...SOURCE_ROWS, [B, 'neg', -5, 5, T0]]);
+    const fresh = path.join(dir, 'fresh.db');
+    const r = cli(['seed', src, '--db', fresh]);
+    expect(r.code).toBe(65);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('fresh'))).toEqual([]);
+  });
   test('count larger than total_seen', () => {
     const src = makeSensorDb(path.join(dir, 'src.db'), [[A, 'c', 11, 10, T0]]);
     refuse(src, 65, /count 11 is larger than total_seen 10/);
