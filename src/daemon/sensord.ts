@@ -131,7 +131,16 @@ if (argv.read !== undefined) {
   capture = argv.read === '-' ? { kind: 'stdin' } : { kind: 'file', path: argv.read };
   // Before the database is opened (and created, with its directory): a typo in the file name
   // must not leave an empty database behind.
-  const stat = argv.read === '-' ? undefined : statSync(argv.read, { throwIfNoEntry: false });
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = argv.read === '-' ? undefined : statSync(argv.read, { throwIfNoEntry: false });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ELOOP' ? 'a loop of symbolic links' : code === 'ENOTDIR' ? 'a part of its path is not a directory'
+      : code === 'EACCES' ? 'permission denied on a directory of its path' : (err as Error).message;
+    process.stderr.write(`sensord: cannot read capture ${argv.read}: ${why}\n`);
+    process.exit(EXIT_CAPTURE);
+  }
   if (argv.read !== '-' && !stat?.isFile() && !stat?.isFIFO() && !stat?.isCharacterDevice()) {
     process.stderr.write(`sensord: ${stat ? `capture ${argv.read} is not a file` : `capture file not found: ${argv.read}`}\n`);
     process.exit(EXIT_CAPTURE);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSensorDb } from '../../src/storage/db.js';
-import { DEMO_PCAP, SENSORD, T0, cli, exportRows, fileDigest, json, makeSensorDb, tempDir, type Row } from './helpers.js';
+import { CLI, DEMO_PCAP, SENSORD, T0, cli, exportRows, fileDigest, json, makeSensorDb, tempDir, type Row } from './helpers.js';
 
 const A = 'ja4>ja4t:t13d1516h2_8daaf6152771_02713d6af862';
 const H = 'ja4>ja4h:t13d1516h2_8daaf6152771_02713d6af862';
@@ -86,6 +86,12 @@ describe('import-profiles', () => {
     // A backup of a database seeded back into that same database would count everything twice.
     const ownBackup = path.join(dir, 'own-backup.db');
     expect(cli(['backup', ownBackup, '--db', src]).code).toBe(0);
+    // `backup -` streams the same verified copy to standard output, its summary to stderr.
+    const piped = spawnSync(process.execPath, [CLI, 'backup', '-', '--db', src], { env: { ...process.env, SENSOR_DB: '', SENSOR_CONFIG: '' } });
+    expect(piped.status).toBe(0);
+    expect(piped.stderr.toString()).toMatch(/^backup written to standard output: .* quick_check ok\n$/);
+    fs.writeFileSync(path.join(dir, 'piped.db'), piped.stdout);
+    expect(exportRows(path.join(dir, 'piped.db'))).toEqual(exportRows(ownBackup));
     const srcRows = exportRows(src);
     const own = cli(['seed', ownBackup, '--db', src]);
     expect(own.code).toBe(65);

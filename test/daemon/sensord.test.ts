@@ -111,6 +111,11 @@ describe('sensord --read on the demo capture', () => {
     const directory = await runNode(SENSORD, ['--read', dir, '--db', path.join(dir, 'new', 's.db')]);
     expect(directory.code).toBe(2);
     expect(directory.stderr).toMatch(/is not a file/);
+    symlinkSync('loop-b.pcap', path.join(dir, 'loop-a.pcap'));
+    symlinkSync('loop-a.pcap', path.join(dir, 'loop-b.pcap'));
+    const loop = await runNode(SENSORD, ['--read', path.join(dir, 'loop-a.pcap'), '--db', path.join(dir, 'new', 's.db')]);
+    expect(loop.code).toBe(2);
+    expect(loop.stderr).toMatch(/^sensord: cannot read capture .*loop-a\.pcap: a loop of symbolic links\n$/);
     // Refused before the database is opened: a typo leaves no empty database (or directory) behind.
     expect(existsSync(path.join(dir, 'new'))).toBe(false);
   });
