@@ -570,7 +570,8 @@ function rowFromJson(v: unknown, lineNo: number, label: string, limits: SourceLi
   const count = o.count;
   const total = o.total_seen;
   const updated = o.last_updated;
-  const int = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x);
+  // An integer too large for a double to hold exactly is out of range, not "not an integer".
+  const int = (x: unknown) => typeof x === 'number' && Number.isInteger(x);
   if (!int(count)) throw new SeedError('INVALID', `${where}: count must be an integer`);
   if ((count as number) < 0) throw new SeedError('INVALID', `${where}: negative count ${count as number}`);
   if ((count as number) > MAX_COUNT) throw new SeedError('INVALID', `${where}: count ${count as number} is out of range (max ${MAX_COUNT})`);
@@ -578,6 +579,7 @@ function rowFromJson(v: unknown, lineNo: number, label: string, limits: SourceLi
   if ((total as number) < (count as number)) throw new SeedError('INVALID', `${where}: count ${count as number} is larger than total_seen ${total as number}`);
   if ((total as number) > MAX_COUNT) throw new SeedError('INVALID', `${where}: total_seen ${total as number} is out of range (max ${MAX_COUNT})`);
   if (!int(updated)) throw new SeedError('INVALID', `${where}: last_updated must be an integer (ms since the epoch)`);
+  if (!Number.isSafeInteger(updated)) throw new SeedError('INVALID', `${where}: last_updated ${updated as number} is out of range`);
   if ((updated as number) < EARLIEST_TIMESTAMP) throw new SeedError('INVALID', `${where}: last_updated ${updated as number} is before 2000-01-01 (not ms since the epoch?)`);
   if ((updated as number) > limits.latestTimestamp) throw new SeedError('INVALID', `${where}: last_updated ${new Date(updated as number).toISOString()} is in the future`);
   return [a as string, c as string, count as number, total as number, updated as number];
