@@ -97,7 +97,7 @@ export function classify(err: unknown): [number, string] {
     return [code, err.message];
   }
   if (err instanceof ControlError) {
-    const code = { BUSY: EXIT.BUSY, STOPPING: EXIT.BUSY, INVALID: EXIT.INVALID_SOURCE, IO: EXIT.IO, PERMISSION: EXIT.NO_PERMISSION, BAD_REQUEST: EXIT.FAILURE, GONE: EXIT.IO, TIMEOUT: EXIT.BUSY, WRONG_DAEMON: EXIT.CONFIG }[err.code] ?? EXIT.FAILURE;
+    const code = { BUSY: EXIT.BUSY, STOPPING: EXIT.BUSY, INVALID: EXIT.INVALID_SOURCE, IO: EXIT.IO, PERMISSION: EXIT.NO_PERMISSION, BAD_REQUEST: EXIT.FAILURE, GONE: EXIT.BUSY, TIMEOUT: EXIT.BUSY, WRONG_DAEMON: EXIT.CONFIG }[err.code] ?? EXIT.FAILURE;
     return [code, err.message];
   }
   const code = errnoCode(err);

@@ -49,7 +49,7 @@ export class ControlClient {
       this.closed = true;
       for (const p of this.pending.splice(0)) {
         if (p.timer) clearTimeout(p.timer);
-        p.reject(new ControlError('GONE', `the sensor closed the control connection (${path}); it may have stopped`));
+        p.reject(new ControlError('GONE', `the sensor closed the control connection (${path}) before it answered; it may have stopped. Run the command again: a seed or import it already applied is recognised and not applied twice`));
       }
       this.closeHandler?.();
     });

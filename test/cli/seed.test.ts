@@ -5,6 +5,7 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSensorDb } from '../../src/storage/db.js';
@@ -371,6 +372,35 @@ test('a sensord that holds the database but cannot be reached on its socket: see
   expect(fileDigest(dest)).toBe(before);
   fs.rmSync(`${dest}.lock`);
   expect(cli(['seed', src, '--db', dest]).code).toBe(0);
+});
+
+test('a sensor that goes away in the middle of a seed: exit 75, run it again', async () => {
+  const dest = makeSensorDb(path.join(dir, 'dest.db'), [[A, 'x', 1, 1, T0]], 'dest');
+  const src = makeSensorDb(path.join(dir, 'src.db'), SOURCE_ROWS);
+  // Stands in for a sensord killed mid-seed: answers status for this database, then drops the
+  // connection at the first seed request.
+  const server = net.createServer((conn) => {
+    let buf = '';
+    conn.on('data', (d) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const req = JSON.parse(buf.slice(0, nl)) as { id: number; op: string };
+        buf = buf.slice(nl + 1);
+        if (req.op === 'status') conn.write(`${JSON.stringify({ id: req.id, ok: true, result: { running: true, db_path: dest, pid: process.pid } })}\n`);
+        else conn.destroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(`${dest}.sock`, resolve));
+  try {
+    const r = await cliAsync(['seed', src, '--db', dest]);
+    expect(r.code).toBe(75);
+    expect(r.stderr).toMatch(/closed the control connection .* before it answered; it may have stopped\. Run the command again/);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+  const again = cli(['seed', src, '--db', dest]);
+  expect(again.code).toBe(0);
 });
 
 test('--wait also waits for another sensorctl holding the writer lock, which it names', async () => {
