@@ -26,8 +26,10 @@ export interface Analyzer {
   readonly methods: readonly FingerprintType[];
   /** Set when the analyzer reads the reassembled TCP byte stream. */
   readonly wantsStream?: boolean;
-  /** Every decoded TCP/UDP packet of every flow. */
+  /** Every decoded TCP/UDP packet of every flow (of `packetTransports` only, when given). */
   onPacket?(pkt: Packet, flow: Flow, fromClient: boolean, ctx: AnalyzerContext): void;
+  /** The transports whose packets onPacket reads; the engine does not call it for the others. */
+  readonly packetTransports?: readonly ('tcp' | 'udp')[];
   /**
    * In-order TCP payload bytes buf[off, off+len) (valid only during the call; passed as a range so
    * the per-packet path makes no view); `gap` marks bytes lost before these.

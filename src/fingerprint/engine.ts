@@ -58,7 +58,9 @@ export class FingerprintEngine {
   readonly stats: EngineStats = { frames: 0, decoded: 0, fingerprints: 0, flows: 0 };
   private readonly analyzers: Analyzer[] = [];
   private readonly contexts: Context[] = [];
-  private readonly packetAnalyzers: number[] = [];
+  /** Slots whose onPacket reads TCP packets, and UDP ones: a call per packet per analyzer adds up. */
+  private readonly tcpPacketAnalyzers: number[] = [];
+  private readonly udpPacketAnalyzers: number[] = [];
   private readonly streamAnalyzers: number[] = [];
   private readonly plaintextAnalyzers: number[] = [];
   private readonly endAnalyzers: number[] = [];
@@ -87,7 +89,11 @@ export class FingerprintEngine {
       if (slot >= 30) throw new Error('too many analyzers for the stream done-mask');
       this.analyzers.push(analyzer);
       this.contexts.push(new Context(slot, this, this.options));
-      if (analyzer.onPacket) this.packetAnalyzers.push(slot);
+      if (analyzer.onPacket) {
+        const transports = analyzer.packetTransports ?? ['tcp', 'udp'];
+        if (transports.includes('tcp')) this.tcpPacketAnalyzers.push(slot);
+        if (transports.includes('udp')) this.udpPacketAnalyzers.push(slot);
+      }
       if (analyzer.wantsStream && analyzer.onStream) {
         this.streamAnalyzers.push(slot);
         this.streamMaskAll |= 1 << slot;
@@ -118,7 +124,7 @@ export class FingerprintEngine {
     this.flows.sweepIfDue(pkt);
     const flow = this.flows.lookup(pkt);
     const fromClient = this.flows.fromClient;
-    const pa = this.packetAnalyzers;
+    const pa = pkt.proto === PROTO_TCP ? this.tcpPacketAnalyzers : this.udpPacketAnalyzers;
     for (let i = 0; i < pa.length; i++) {
       const slot = pa[i];
       (this.analyzers[slot].onPacket as NonNullable<Analyzer['onPacket']>)(pkt, flow, fromClient, this.contexts[slot]);

@@ -8,6 +8,7 @@ import { ja4dV6 } from './dhcpv6.js';
 export class DhcpAnalyzer implements Analyzer {
   readonly name = 'dhcp';
   readonly methods = ['ja4d'] as const;
+  readonly packetTransports = ['udp'] as const;
 
   onPacket(pkt: Packet, flow: Flow, _fromClient: boolean, ctx: AnalyzerContext): void {
     if (pkt.proto !== PROTO_UDP) return;

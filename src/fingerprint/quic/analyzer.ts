@@ -49,6 +49,7 @@ export function createQuicAnalyzer(_options?: EngineOptions, secrets = new Secre
   return {
     name: 'quic',
     methods: http3 ? ['ja4', 'ja4s', 'ja4x', 'ja4h'] : ['ja4', 'ja4s', 'ja4x'],
+    packetTransports: ['udp'],
     onPacket(pkt: Packet, flow: Flow, fromClient: boolean, ctx: AnalyzerContext): void {
       if (pkt.proto !== PROTO_UDP || pkt.payloadLen < 21) return;
       let st = flow.state[ctx.slot] as QuicFlowState | null | undefined;

@@ -22,6 +22,7 @@ interface SshFlowState {
 export class SshAnalyzer implements Analyzer {
   readonly name = 'ssh';
   readonly methods = ['ja4ssh'] as const;
+  readonly packetTransports = ['tcp'] as const;
   private readonly windowPackets: number;
 
   constructor(options: EngineOptions) {
