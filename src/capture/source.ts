@@ -51,6 +51,8 @@ export class CaptureRun {
   /** Resolves on stop(): a read from a FIFO with no data does not return, and must not hold the stop up. */
   private readonly stopped: Promise<void>;
   private signalStopped: () => void = () => {};
+  /** Settles the read in progress with "done" when stop() comes first (see run()). */
+  private wakeReader: ((r: IteratorResult<Buffer>) => void) | null = null;
   private readonly reader: CaptureReader;
   readonly done: Promise<CaptureResult>;
 
@@ -76,6 +78,7 @@ export class CaptureRun {
   stop(): void {
     this.stopRequested = true;
     this.signalStopped();
+    this.wakeReader?.({ done: true, value: undefined });
     if (this.child && this.child.exitCode === null) this.child.kill('SIGTERM');
     else this.stream?.destroy();
   }
@@ -113,6 +116,19 @@ export class CaptureRun {
     }
   }
 
+  private nextOrStop(chunks: AsyncIterator<Buffer>): Promise<IteratorResult<Buffer>> {
+    return new Promise((resolve, reject) => {
+      if (this.stopRequested) {
+        resolve({ done: true, value: undefined });
+        return;
+      }
+      this.wakeReader = resolve;
+      chunks.next().then(resolve, reject).finally(() => {
+        if (this.wakeReader === resolve) this.wakeReader = null;
+      });
+    });
+  }
+
   private async run(): Promise<CaptureResult> {
     const name = describeCapture(this.spec);
     let stderr = '';
@@ -137,11 +153,12 @@ export class CaptureRun {
     }
     try {
       const chunks = stream[Symbol.asyncIterator]();
-      const stop = this.stopped.then((): IteratorResult<Buffer> => ({ done: true, value: undefined }));
       for (;;) {
-        // tcpdump's output ends when it is stopped; a file or FIFO read may never return, so the
-        // stop request wins the race (a read still pending then is left to process exit).
-        const next = this.child ? await chunks.next() : await Promise.race([chunks.next(), stop]);
+        // tcpdump's output ends when it is stopped; a file or FIFO read may never return, so a stop
+        // request settles the read in progress (a read still pending then is left to process exit).
+        // Not Promise.race against one long-lived stop promise: every race adds a reaction to it
+        // that holds its result, so every chunk read stayed in memory until the run ended.
+        const next = this.child ? await chunks.next() : await this.nextOrStop(chunks);
         if (next.done) break;
         this.reader.push(next.value as Buffer);
       }

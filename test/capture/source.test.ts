@@ -1,4 +1,5 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CaptureError, CaptureRun, tcpdumpArgs, type CaptureSpec } from '../../src/capture/source.js';
@@ -84,6 +85,39 @@ describe('capture files', () => {
     const r = await run({ kind: 'file', path });
     expect(r.frames).toHaveLength(15000);
     expectCaptureError(r.error, `${path}: corrupt pcap record header (captured length 536870912) at byte offset ${at}`);
+  });
+});
+
+describe('memory', () => {
+  // A sensord reading `tcpdump -w - |` runs for months: what it has read must not stay in memory.
+  (process.platform === 'linux' ? test : test.skip)('a 300 MB capture is read with memory that does not grow with it (file and standard input)', () => {
+    const big = join(dir, 'big.pcap');
+    const record = Buffer.alloc(16 + 65536, 0);
+    record.writeUInt32LE(65536, 8);
+    record.writeUInt32LE(65536, 12);
+    record.fill(0xff, 16, 28); // broadcast MACs, then an EtherType nothing decodes
+    record.writeUInt16BE(0x88b5, 28);
+    const fd = openSync(big, 'w');
+    writeSync(fd, pcapFile([]));
+    for (let i = 0; i < 4600; i++) writeSync(fd, record);
+    closeSync(fd);
+    // The peak RSS of a process reading the file through CaptureRun, as sensord does.
+    const script = `
+      const { CaptureRun } = await import(${JSON.stringify(join(process.cwd(), 'dist/capture/source.js'))});
+      const file = process.argv[1];
+      const spec = file === '-' ? { kind: 'stdin' } : { kind: 'file', path: file };
+      const r = await new CaptureRun(spec, () => {}).done;
+      // VmHWM, not resourceUsage().maxRSS: the latter keeps the peak of the forking parent (jest).
+      const hwm = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8').match(/VmHWM:\\s+(\\d+)/);
+      process.stdout.write(JSON.stringify({ frames: r.frames, maxRssMb: Number(hwm[1]) / 1024 }));`;
+    for (const [file, input] of [[big, undefined], ['-', readFileSync(big)]] as const) {
+      const p = spawnSync(process.execPath, ['--input-type=module', '-e', script, file], { input, encoding: 'utf8', maxBuffer: 1 << 20 });
+      expect(p.stderr).toBe('');
+      const out = JSON.parse(p.stdout) as { frames: number; maxRssMb: number };
+      expect(out.frames).toBe(4600);
+      expect(out.maxRssMb).toBeLessThan(200); // it was above 330 MB when every chunk read stayed referenced
+    }
+    rmSync(big);
   });
 });
 
