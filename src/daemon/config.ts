@@ -37,6 +37,8 @@ export interface SensorConfig {
     max_flows: number;
     max_anchors: number;
     max_companions_per_anchor: number;
+    /** MiB that protocol parsers may hold between packets over all flows (see fingerprint/parser-memory.ts). */
+    max_parser_mb: number;
   };
   flows: {
     tcp_idle_seconds: number;
@@ -76,7 +78,7 @@ export const DEFAULT_CONFIG: SensorConfig = {
   write_budget_mb_per_day: 64,
   status_interval: 60,
   ssh_window_packets: 200,
-  caps: { max_flows: 20000, max_anchors: 200000, max_companions_per_anchor: 64 },
+  caps: { max_flows: 20000, max_anchors: 200000, max_companions_per_anchor: 64, max_parser_mb: 32 },
   flows: { tcp_idle_seconds: 300, udp_idle_seconds: 60 },
   alerts: { max_rows: 100000, max_days: 90 },
   snapshots: { keep: 3, interval_hours: 24 },
@@ -124,7 +126,7 @@ const schema = {
     caps: {
       type: 'object',
       additionalProperties: false,
-      properties: { max_flows: positiveInt(1e7), max_anchors: positiveInt(1e8), max_companions_per_anchor: positiveInt(1e6) },
+      properties: { max_flows: positiveInt(1e7), max_anchors: positiveInt(1e8), max_companions_per_anchor: positiveInt(1e6), max_parser_mb: positiveInt(65536) },
     },
     flows: {
       type: 'object',

@@ -17,6 +17,7 @@ import { HealthSampler } from '../health/index.js';
 import { MqttConfigError, MqttPublisher, resolveMqttConfig } from '../mqtt/index.js';
 import type { SensorConfig } from './config.js';
 import { ProfileFeed } from './profile-feed.js';
+import { parserMemory } from '../fingerprint/parser-memory.js';
 
 /** Exit codes: documented in `sensord --help`. */
 export const EXIT_OK = 0;
@@ -146,6 +147,7 @@ export class SensorDaemon {
       throw err;
     }
 
+    parserMemory.maxBytes = config.caps.max_parser_mb * 1024 * 1024;
     this.run = startFingerprinting(this.opts.capture, (record, flow) => this.onRecord(record, flow), {
       methods: config.methods,
       sshWindowPackets: config.ssh_window_packets,
@@ -238,6 +240,9 @@ export class SensorDaemon {
       profile_rows: this.profiler?.rowCount ?? 0,
       anchors: this.profiler?.anchorCount ?? 0,
       rss_mb: Math.round(process.memoryUsage().rss / 1048576),
+      // Held by parsers between packets, and copies refused because caps.max_parser_mb was reached.
+      parser_held_mb: Math.round(parserMemory.used / 104857.6) / 10,
+      parser_refusals: parserMemory.refusals,
     };
   }
 

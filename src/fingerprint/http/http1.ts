@@ -7,6 +7,7 @@
 import type { Http1Request } from '../ja4h.js';
 import type { HeaderField } from './hpack.js';
 import { asciiString } from './text.js';
+import { parserMemory } from '../parser-memory.js';
 
 /** The HTTP/2 connection preface a client sends first. */
 export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -146,9 +147,10 @@ export class Http1RequestReader {
     } else this.state = State.Head;
   }
 
+  /** Keeps an unfinished head for the next bytes, from the shared budget (or gives up on the stream). */
   private keep(buf: Buffer, p: number): Http1Outcome {
-    this.pending = Buffer.from(buf.subarray(p));
-    return 'continue';
+    this.pending = parserMemory.copy(buf, p);
+    return this.pending === null ? this.stop() : 'continue';
   }
 
   private stop(): Http1Outcome {

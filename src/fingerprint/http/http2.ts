@@ -5,6 +5,7 @@
  */
 import { HpackDecoder, type HeaderField } from './hpack.js';
 import { H2_PREFACE } from './http1.js';
+import { parserMemory } from '../parser-memory.js';
 
 const FRAME_HEADER = 9;
 const TYPE_HEADERS = 0x1;
@@ -69,7 +70,11 @@ export class Http2ClientReader {
       this.frame(type, flags, streamId, payload, onRequest);
       if (this.failed) return;
     }
-    if (p < buf.length) this.pending = Buffer.from(buf.subarray(p));
+    if (p < buf.length) {
+      // An unfinished frame waits for the next bytes, from the shared budget (or the stream is given up).
+      this.pending = parserMemory.copy(buf, p);
+      if (this.pending === null) this.failed = true;
+    }
   }
 
   private frame(type: number, flags: number, streamId: number, payload: Buffer, onRequest: (fields: HeaderField[], streamId: number) => void): void {

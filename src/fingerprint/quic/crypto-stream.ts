@@ -3,6 +3,8 @@
  * overlapping or repeated, and hands the in-order bytes on as they become contiguous. Pending
  * out-of-order data is capped, so a hostile peer cannot grow it without bound.
  */
+import { parserMemory } from '../parser-memory.js';
+
 export const MAX_PENDING = 64 * 1024;
 
 export class OrderedStream {
@@ -26,7 +28,9 @@ export class OrderedStream {
       return;
     }
     if (endOff - this.delivered > this.cap || this.pendingBytes + len > this.cap) { this.dead = true; this.pending = []; return; }
-    this.pending.push({ off: offset, data: Buffer.from(buf.subarray(off, off + len)) });
+    const data = parserMemory.copy(buf, off, off + len);
+    if (data === null) { this.dead = true; this.pending = []; return; }
+    this.pending.push({ off: offset, data });
     this.pendingBytes += len;
   }
 

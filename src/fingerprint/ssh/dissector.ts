@@ -12,6 +12,7 @@
  */
 import { chooseAlgorithm, hassh, hasshServer, parseKexInit, type KexInit } from './kexinit.js';
 import { need, OutOfBounds, u32, u8 } from './reader.js';
+import { parserMemory } from '../parser-memory.js';
 
 const VERSION_UNKNOWN = 0;
 const VERSION_1 = 1;
@@ -359,7 +360,12 @@ export class SshDirectionTracker {
     }
     const len = payload.length;
     const take = pending.entireSegment ? len : Math.min(len, seqDiff(pending.next, seq));
-    if (pending.parts !== null) pending.parts.push(Buffer.from(payload.subarray(0, take)));
+    if (pending.parts !== null) {
+      // Held until the message completes: from the shared budget, or the message is not dissected.
+      const part = parserMemory.copy(payload, 0, take);
+      if (part === null) pending.parts = null;
+      else pending.parts.push(part);
+    }
     if (!pending.entireSegment && seqDiff((seq + len) >>> 0, pending.next) < 0) return false;
     // The message is complete: dissect the reassembled bytes.
     this.pending = null;
@@ -385,11 +391,13 @@ export class SshDirectionTracker {
   private request(tvbSeq: number, tvb: Buffer, req: Desegment, endSeq: number): PendingPdu {
     const start = (tvbSeq + req.offset) >>> 0;
     if (req.len === ONE_MORE_SEGMENT) {
-      return { start, next: (endSeq + 1) >>> 0, entireSegment: true, parts: [Buffer.from(tvb.subarray(req.offset))] };
+      const first = parserMemory.copy(tvb, req.offset);
+      return { start, next: (endSeq + 1) >>> 0, entireSegment: true, parts: first === null ? null : [first] };
     }
     const next = (endSeq + req.len) >>> 0;
     const total = seqDiff(next, start);
-    const parts = total > 0 && total <= MAX_REASSEMBLY ? [Buffer.from(tvb.subarray(req.offset))] : null;
+    const first = total > 0 && total <= MAX_REASSEMBLY ? parserMemory.copy(tvb, req.offset) : null;
+    const parts = first === null ? null : [first];
     return { start, next, entireSegment: false, parts };
   }
 

@@ -8,6 +8,8 @@
  * this direction (`dead`), it never throws.
  */
 
+import { parserMemory } from '../parser-memory.js';
+
 export const CT_CHANGE_CIPHER_SPEC = 20;
 export const CT_ALERT = 21;
 export const CT_HANDSHAKE = 22;
@@ -20,16 +22,21 @@ export const MAX_HANDSHAKE = 64 * 1024;
 /** How many leading bytes we search for the first TLS record (SOCKS, HTTP CONNECT, STARTTLS preambles). */
 export const MAX_SYNC_SCAN = 16 * 1024;
 
-/** A growable byte buffer for the pieces that straddle boundaries. */
+/**
+ * A growable byte buffer for the pieces that straddle boundaries, drawn from the parsers' shared
+ * budget and dropped once empty (an idle connection holds nothing).
+ */
 class Carry {
   buf: Buffer | null = null;
   len = 0;
 
+  /** False when over `cap` or when the shared budget cannot hold it: the caller gives up. */
   append(src: Buffer, off: number, n: number, cap: number): boolean {
     const need = this.len + n;
     if (need > cap) return false;
     if (!this.buf || this.buf.length < need) {
-      const next = Buffer.allocUnsafe(Math.min(cap, Math.max(need, (this.buf?.length ?? 0) * 2, 256)));
+      const next = parserMemory.alloc(Math.min(cap, Math.max(need, (this.buf?.length ?? 0) * 2, 256)));
+      if (next === null) return false;
       if (this.buf && this.len) this.buf.copy(next, 0, 0, this.len);
       this.buf = next;
     }
@@ -41,9 +48,14 @@ class Carry {
   /** Drops the first n bytes. */
   consume(n: number): void {
     if (!this.buf) return;
-    if (n >= this.len) { this.len = 0; if (this.buf.length > 4096) this.buf = null; return; }
+    if (n >= this.len) { this.clear(); return; }
     this.buf.copyWithin(0, n, this.len);
     this.len -= n;
+  }
+
+  clear(): void {
+    this.len = 0;
+    this.buf = null;
   }
 }
 
@@ -101,7 +113,7 @@ export class RecordReader {
         for (let i = 0; i < kept; i++) {
           if (joined[i] === CT_HANDSHAKE && looksLikeRecord(joined, i, joined.length, this.syncHandshakeType)) {
             this.synced = true;
-            this.carry.append(joined, i, kept - i, MAX_RECORD + 5); // the rest of the header follows in `data`
+            this.hold(joined, i, kept - i); // the rest of the header follows in `data`
             break;
           }
         }
@@ -115,24 +127,25 @@ export class RecordReader {
         }
         off = start;
       }
+      if (this.dead) return; // the kept header bytes could not be held
     }
     // Finish a record cut by the previous piece.
     if (this.carry.len > 0) {
       if (this.carry.len < 5) {
         const take = Math.min(5 - this.carry.len, end - off);
-        this.carry.append(data, off, take, MAX_RECORD + 5);
+        if (!this.hold(data, off, take)) return;
         off += take;
         if (this.carry.len < 5) return;
         if (!this.validHeader(this.carry.buf!, 0)) return;
       }
       const need = 5 + this.carry.buf!.readUInt16BE(3) - this.carry.len;
       const take = Math.min(need, end - off);
-      this.carry.append(data, off, take, MAX_RECORD + 5);
+      if (!this.hold(data, off, take)) return;
       off += take;
       if (take < need) return;
       const b = this.carry.buf!;
       this.emit(b, 0);
-      this.carry.len = 0;
+      this.carry.clear();
       if (this.dead) return;
     }
     while (off + 5 <= end) {
@@ -143,19 +156,27 @@ export class RecordReader {
       if (this.dead) return;
       off += 5 + rlen;
     }
-    if (off < end) this.carry.append(data, off, end - off, MAX_RECORD + 5);
+    if (off < end) this.hold(data, off, end - off);
+  }
+
+  /** Copies bytes of a record cut by a piece boundary; when they cannot be held, this direction stops. */
+  private hold(buf: Buffer, off: number, n: number): boolean {
+    if (this.carry.append(buf, off, n, MAX_RECORD + 5)) return true;
+    this.dead = true;
+    this.carry.clear();
+    return false;
   }
 
   /** Keeps the last bytes of an unsynced piece if a record header could start in them. */
   private keepTail(buf: Buffer, from: number, end: number): void {
     for (let i = from; i < end; i++) {
-      if (buf[i] === CT_HANDSHAKE) { this.carry.append(buf, i, end - i, MAX_RECORD + 5); return; }
+      if (buf[i] === CT_HANDSHAKE) { this.hold(buf, i, end - i); return; }
     }
   }
 
   /** After lost bytes: search for the first record again (`resync`), or stop. */
   restart(resync: boolean): void {
-    this.carry.len = 0;
+    this.carry.clear();
     if (!resync || this.syncHandshakeType < 0) { this.dead = true; return; }
     this.synced = false;
   }
@@ -167,7 +188,7 @@ export class RecordReader {
   private validHeader(buf: Buffer, off: number): boolean {
     const type = buf[off];
     const ok = type >= CT_CHANGE_CIPHER_SPEC && type <= 24 && buf[off + 1] === 3 && buf.readUInt16BE(off + 3) <= MAX_RECORD;
-    if (!ok) { this.dead = true; this.carry.len = 0; }
+    if (!ok) { this.dead = true; this.carry.clear(); }
     return ok;
   }
 
@@ -207,7 +228,7 @@ export class HandshakeReader {
     if (this.carry.len > 0) {
       if (this.carry.len < 4) {
         const take = Math.min(4 - this.carry.len, end - off);
-        this.carry.append(data, off, take, 4);
+        if (!this.carry.append(data, off, take, 4)) { this.fail(); return; }
         off += take;
         if (this.carry.len < 4) return;
         if (this.carry.buf!.readUIntBE(1, 3) > MAX_HANDSHAKE) { this.fail(); return; }
@@ -236,11 +257,11 @@ export class HandshakeReader {
 
   /** Forgets a partial message (e.g. at a key change). */
   reset(): void {
-    this.carry.len = 0;
+    this.carry.clear();
   }
 
   private fail(): void {
     this.dead = true;
-    this.carry.len = 0;
+    this.carry.clear();
   }
 }
