@@ -37,10 +37,16 @@ export function eveProto(proto: string | number): string {
   return String(proto).toUpperCase();
 }
 
+/** The last instant ISO 8601 (and EVE) writes with a four-digit year. */
+export const LATEST_ISO_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 function isoTimestamp(timestamp: Date | number | string): string {
   if (typeof timestamp === 'string') return timestamp;
-  const d = typeof timestamp === 'number' ? new Date(timestamp) : timestamp;
-  return d.toISOString().replace('Z', '+0000');
+  let ms = typeof timestamp === 'number' ? timestamp : timestamp.getTime();
+  // Capture time comes from the capture file: a damaged or hostile one may say anything.
+  if (!Number.isFinite(ms) || ms < 0) ms = 0;
+  else if (ms > LATEST_ISO_MS) ms = LATEST_ISO_MS;
+  return new Date(ms).toISOString().replace('Z', '+0000');
 }
 
 /**

@@ -669,13 +669,15 @@ export class BehaviorProfiler {
   private suppressed(anchorKey: string, companion: string, nowMs: number): boolean {
     const key = anchorKey + SEP + companion;
     const last = this.lastAlert.get(key);
-    if (last !== undefined && nowMs - last < this.alertWindowMs) return true;
+    // A time before the last alert (the clock stepped back, captures merged) ends the window too:
+    // otherwise one alert stamped in the future would silence the pair until that time.
+    if (last !== undefined && nowMs - last < this.alertWindowMs && nowMs >= last) return true;
     if (last !== undefined) this.lastAlert.delete(key); // re-insert at the end: the map stays in time order
     this.lastAlert.set(key, nowMs);
     if (this.lastAlert.size > this.maxSuppressions) {
       // Oldest first (insertion order); drop expired ones, then the oldest beyond the cap.
       for (const [k, t] of this.lastAlert) {
-        if (this.lastAlert.size <= this.maxSuppressions && nowMs - t < this.alertWindowMs) break;
+        if (this.lastAlert.size <= this.maxSuppressions && nowMs - t < this.alertWindowMs && nowMs >= t) break;
         this.lastAlert.delete(k);
       }
     }

@@ -167,7 +167,7 @@ export class Decoder {
     if (end - off < 20) return this.bad();
     const vihl = buf[off];
     if (vihl >> 4 !== 4) return this.bad();
-    const headerLen = (vihl & 0x0f) * 4;
+    let headerLen = (vihl & 0x0f) * 4;
     if (pkt.firstIpv4Ttl < 0) pkt.firstIpv4Ttl = buf[off + 8];
     let totalLen = u16(buf, off + 2);
     // Total length 0: a segmentation-offloaded packet captured on the sending host; trust the capture.
@@ -185,6 +185,9 @@ export class Decoder {
       buf = whole;
       off = 0;
       ipEnd = whole.length;
+      // The datagram's header is the first fragment's, whose options (those not copied into every
+      // fragment, such as Record Route) may make it longer than this last fragment's.
+      headerLen = (whole[0] & 0x0f) * 4;
     }
     const proto = buf[off + 9];
     if (proto === IPPROTO_GRE || proto === IPPROTO_IPIP || proto === IPPROTO_IPV6) {

@@ -106,6 +106,8 @@ export class FlowTable {
   evictedIdle = 0;
   evictedForCap = 0;
   private lastSweepUs = 0;
+  /** Packets seen since the last sweep with a time more than a second before it. */
+  private packetsBehind = 0;
   private readonly v4Names = new Map<number, string>();
 
   constructor(private readonly opts: FlowTableOptions = DEFAULT_FLOW_OPTIONS, private readonly onEnd: FlowEndHandler = () => {}) {}
@@ -231,13 +233,22 @@ export class FlowTable {
 
   /** sweep() at the packet's time if a second of capture time has passed (reads the time from the packet, unboxed). */
   sweepIfDue(pkt: Packet): void {
-    if (pkt.tsUs - this.lastSweepUs >= 1e6) this.sweep(pkt.tsUs);
+    const sinceSweep = pkt.tsUs - this.lastSweepUs;
+    if (sinceSweep >= 1e6) this.sweep(pkt.tsUs);
+    else if (sinceSweep <= -1e6 && ++this.packetsBehind >= 4096) {
+      // Time went back (one packet stamped far ahead, a clock step, merged captures): sweeps would
+      // stop until capture time caught up. Count from now instead, at most once per 4096 packets,
+      // so captures that alternate between two clocks cannot make every packet sweep.
+      this.lastSweepUs = pkt.tsUs;
+      this.packetsBehind = 0;
+    }
   }
 
   /** Removes flows idle past their timeout (closed ones sooner); runs at most once a second of capture time unless forced. */
   sweep(nowUs: number, force = false): void {
     if (!force && nowUs - this.lastSweepUs < 1e6) return;
     this.lastSweepUs = nowUs;
+    this.packetsBehind = 0;
     const tcpIdle = this.opts.tcpIdleSeconds * 1e6;
     const udpIdle = this.opts.udpIdleSeconds * 1e6;
     const linger = this.opts.closedLingerSeconds * 1e6;

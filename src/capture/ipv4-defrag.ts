@@ -122,7 +122,9 @@ export class Ipv4Defragmenter {
 
   private expire(nowUs: number): void {
     for (const [key, dg] of this.inProgress) {
-      if (nowUs - dg.firstSeenUs <= this.limits.timeoutUs) break;
+      // One stamped far ahead (a bad clock, a merged capture) would otherwise stop expiry behind it.
+      const age = nowUs - dg.firstSeenUs;
+      if (age <= this.limits.timeoutUs && age >= -this.limits.timeoutUs) break;
       this.drop(key, dg);
       this.dropped++;
     }

@@ -5,7 +5,7 @@
 import { dirname } from 'node:path';
 import type { Flow } from '../capture/flow-table.js';
 import { CaptureError, describeCapture, type CaptureSpec } from '../capture/source.js';
-import { buildAlert, eveProto, type AlertRecord } from '../anomaly/alert.js';
+import { buildAlert, eveProto, LATEST_ISO_MS, type AlertRecord } from '../anomaly/alert.js';
 import { BehaviorProfiler } from '../anomaly/profiler.js';
 import { startFingerprinting, type FingerprintRun } from '../fingerprint/fingerprint-capture.js';
 import type { FingerprintRecord } from '../fingerprint/record.js';
@@ -205,7 +205,8 @@ export class SensorDaemon {
     const engine = this.run?.engine;
     // Capture time, so a replayed file alerts at the moment of its traffic, as a live sensor would.
     const tsUs = engine?.lastTsUs ?? 0;
-    const nowMs = tsUs > 0 ? Math.floor(tsUs / 1000) : Date.now();
+    // Within what an ISO 8601 timestamp can say: a capture may claim the year 275760 or beyond.
+    const nowMs = tsUs > 0 ? Math.min(Math.floor(tsUs / 1000), LATEST_ISO_MS) : Date.now();
     const verdicts = this.feed?.onRecord(record, flow, nowMs);
     if (!verdicts) return;
     for (const { verdict } of verdicts) {

@@ -26,6 +26,16 @@ test('an alert is one EVE-shaped JSON object', () => {
   });
 });
 
+test('a capture time no ISO 8601 timestamp can say is clamped, not thrown', () => {
+  const p = new BehaviorProfiler({ minSeen: 1 });
+  p.observe('ja4>ja4t:a', 'x', 1);
+  const verdict = p.observe('ja4>ja4t:a', 'y', 2)!;
+  const flow = { src_ip: '10.0.0.1', src_port: 1, dest_ip: '10.0.0.2', dest_port: 2, proto: 'tcp' };
+  expect(buildAlert(verdict, flow, 's', 9e18).timestamp).toBe('9999-12-31T23:59:59.999+0000');
+  expect(buildAlert(verdict, flow, 's', 8e15).timestamp).toBe('9999-12-31T23:59:59.999+0000'); // year 255479
+  expect(buildAlert(verdict, flow, 's', Number.NaN).timestamp).toBe('1970-01-01T00:00:00.000+0000');
+});
+
 test('protocol names follow EVE', () => {
   expect(eveProto(6)).toBe('TCP');
   expect(eveProto(17)).toBe('UDP');

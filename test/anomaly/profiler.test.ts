@@ -67,6 +67,15 @@ describe('verdicts', () => {
     expect(p.observe(KEY, 'rare', 1200)?.kind).toBe('rare_companion');
   });
 
+  test('an alert stamped in the future does not silence its pair after time goes back', () => {
+    const p = new BehaviorProfiler({ minSeen: 10, rarityFraction: 0.1, alertWindowMs: 1000 });
+    p.observe(KEY, 'rare', 0);
+    for (let i = 0; i < 30; i++) p.observe(KEY, 'usual', 1 + i);
+    expect(p.observe(KEY, 'rare', 4e12)?.kind).toBe('rare_companion'); // a packet from 2096
+    expect(p.observe(KEY, 'rare', 200)?.kind).toBe('rare_companion'); // back to the capture's own time
+    expect(p.observe(KEY, 'rare', 300)).toBeNull(); // and the window holds from there
+  });
+
   test('rarity 0 disables rare alerts', () => {
     const p = new BehaviorProfiler({ minSeen: 1, rarityFraction: 0 });
     p.observe(KEY, 'a', 0);

@@ -151,6 +151,22 @@ describe('eviction', () => {
     expect(t.evictedIdle).toBe(2);
   });
 
+  test('one packet stamped far in the future does not stop idle sweeps for the rest of the run', () => {
+    const { t } = table({ udpIdleSeconds: 1 });
+    const future = new Packet();
+    future.tsUs = 4e15; // year 2096
+    t.sweepIfDue(future);
+    for (let i = 0; i < 10_000; i++) {
+      open(t, 3000 + (i % 20_000), 10 + i / 1000, { udp: true });
+      const now = new Packet();
+      now.tsUs = (10 + i / 1000) * 1e6;
+      t.sweepIfDue(now);
+    }
+    // 10 s of flows, each idle after 1 s: once the table counts from the capture's own time again
+    // (after 4096 packets), it sweeps as before.
+    expect(t.evictedIdle).toBeGreaterThan(3000);
+  });
+
   test('an unforced sweep runs at most once a second of capture time', () => {
     const { t } = table({ udpIdleSeconds: 1 });
     open(t, 2000, 0, { udp: true });

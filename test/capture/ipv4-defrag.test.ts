@@ -179,6 +179,32 @@ describe('reassembly in the decoder', () => {
     expect(d.pendingFragments).toBe(0);
   });
 
+  test('options only in the first fragment (Record Route is not copied): the datagram keeps its header length', () => {
+    const segment = tcp({ sport: 40000, dport: 443, seq: 1000, flags: 0x02 });
+    const recordRoute = Buffer.from([0x07, 0x07, 0x04, 0, 0, 0, 0]); // not copied into later fragments
+    const first = ipv4({ src: '10.1.1.1', dst: '10.2.2.2', proto: IP_TCP, id: 78, mf: true, options: recordRoute }, segment.subarray(0, 16));
+    const last = ipv4({ src: '10.1.1.1', dst: '10.2.2.2', proto: IP_TCP, id: 78, fragOffset: 16 }, segment.subarray(16));
+    expect((first[0] & 0x0f) * 4).toBe(28);
+    for (const order of [[first, last], [last, first]]) {
+      const d = new Decoder();
+      const pkt = new Packet();
+      pkt.tsUs = 1;
+      const results = order.map((f) => d.decode(LINK_RAW, f, pkt));
+      expect(results).toEqual([false, true]);
+      expect([pkt.srcPort, pkt.dstPort, pkt.seq]).toEqual([40000, 443, 1000]);
+    }
+  });
+
+  test('a datagram stamped far ahead does not stop the expiry of those behind it', () => {
+    const d = new Ipv4Defragmenter();
+    const limits = DEFAULT_DEFRAG_LIMITS.timeoutUs;
+    d.add(fragment({ offset: 0, mf: true, data: Buffer.alloc(16), id: 1 }), 0, 20, 36, 4e15); // year 2096
+    d.add(fragment({ offset: 0, mf: true, data: Buffer.alloc(16), id: 2 }), 0, 20, 36, 1e6);
+    expect(d.pending).toBe(1); // the one from the future is given up rather than left in the way
+    d.add(fragment({ offset: 0, mf: true, data: Buffer.alloc(16), id: 3 }), 0, 20, 36, 1e6 + limits + 1);
+    expect(d.pending).toBe(1); // and the one behind it expires on time
+  });
+
   test('a snapped fragment is malformed (it cannot be reassembled)', () => {
     const frags = fragmentIpv4(whole, 64);
     const d = new Decoder();
