@@ -43,6 +43,19 @@ function u32(buf: Buffer, off: number): number {
   return buf[off] * 0x1000000 + ((buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]);
 }
 
+/** Some link types a capture of the wrong interface brings, by name, for the message. */
+const OTHER_LINK_TYPES: Record<number, string> = {
+  9: 'PPP', 50: 'PPP in HDLC framing', 105: 'IEEE 802.11', 119: '802.11 with Prism header', 127: '802.11 with radiotap header',
+  147: 'user-defined (DLT_USER0)', 163: '802.11 with AVS header', 187: 'Bluetooth HCI', 195: 'IEEE 802.15.4', 220: 'USB (Linux)',
+};
+
+/** "link type 105 (IEEE 802.11) is not supported…": one line for a log or stderr. */
+export function unsupportedLinkTypeMessage(linkType: number): string {
+  const name = OTHER_LINK_TYPES[linkType];
+  return `link type ${linkType}${name ? ` (${name})` : ''} is not supported: its frames are skipped ` +
+    '(supported: Ethernet, raw IPv4/IPv6, Linux cooked SLL and SLL2, BSD loopback; capture a wired interface, not a monitor-mode one)';
+}
+
 /** Tunnels inside tunnels beyond this depth are not followed (hostile nesting). */
 const MAX_DEPTH = 6;
 
@@ -57,6 +70,12 @@ export class Decoder {
   readonly stats: DecodeStats = { nonIp: 0, malformed: 0, fragments: 0, tunnels: 0 };
   /** Follow VXLAN/Geneve UDP encapsulation (on by default: a SPAN port often carries it). */
   decapsulateUdpTunnels = true;
+  /**
+   * Called once per link type the decoder cannot read: its frames are skipped, and a capture of
+   * nothing but those (a Wi-Fi monitor interface) would otherwise just show no connections.
+   */
+  onUnsupportedLinkType: ((linkType: number) => void) | null = null;
+  private readonly unsupportedSeen = new Set<number>();
 
   constructor(private readonly defrag = new Ipv4Defragmenter()) {}
 
@@ -101,6 +120,10 @@ export class Decoder {
         if (buf.length < 20) return this.bad();
         return this.byEtherType(u16(buf, 0), buf, 20, buf.length, pkt, 0);
       default:
+        if (this.onUnsupportedLinkType !== null && !this.unsupportedSeen.has(linkType) && this.unsupportedSeen.size < 64) {
+          this.unsupportedSeen.add(linkType);
+          this.onUnsupportedLinkType(linkType);
+        }
         return this.notIp();
     }
   }

@@ -18,6 +18,7 @@ import { MqttConfigError, MqttPublisher, resolveMqttConfig } from '../mqtt/index
 import type { SensorConfig } from './config.js';
 import { ProfileFeed } from './profile-feed.js';
 import { parserMemory } from '../fingerprint/parser-memory.js';
+import { unsupportedLinkTypeMessage } from '../capture/decode.js';
 
 /** Exit codes: documented in `sensord --help`. */
 export const EXIT_OK = 0;
@@ -158,6 +159,7 @@ export class SensorDaemon {
         udpIdleSeconds: config.flows.udp_idle_seconds,
       },
     }, this.opts.keyLog);
+    this.run.engine.decoder.onUnsupportedLinkType = (linkType) => log('warn', unsupportedLinkTypeMessage(linkType));
     log('info', 'capture started', { source: describeCapture(this.opts.capture), methods: this.run.engine.activeAnalyzers.join(',') });
     this.opts.onReady?.(this);
     this.statusTimer = setInterval(() => this.logStatus(), config.status_interval * 1000);

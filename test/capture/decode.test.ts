@@ -1,4 +1,4 @@
-import { Decoder } from '../../src/capture/decode.js';
+import { Decoder, unsupportedLinkTypeMessage } from '../../src/capture/decode.js';
 import { Packet } from '../../src/capture/packet.js';
 import {
   ACK, AF_INET, AF_INET6_BSD, AF_INET6_DARWIN, ETH_ARP, ETH_IPV4, ETH_IPV6, ETH_MPLS, ETH_QINQ, ETH_TEB, ETH_VLAN,
@@ -348,5 +348,19 @@ describe('tunnels', () => {
     const r = decode(LINK_ETHERNET, outer(IP_GRE, Buffer.from([0xb0, 0x00, 0x08, 0x00])));
     expect(r.ok).toBe(false);
     expect(r.decoder.stats.malformed).toBe(1);
+  });
+});
+
+describe('link types the decoder cannot read', () => {
+  test('are reported once each, by name where known; their frames are skipped', () => {
+    const d = new Decoder();
+    const seen: string[] = [];
+    d.onUnsupportedLinkType = (linkType) => seen.push(unsupportedLinkTypeMessage(linkType));
+    const p = new Packet();
+    for (const linkType of [105, 105, 147, 105]) expect(d.decode(linkType, Buffer.alloc(64), p)).toBe(false);
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toMatch(/^link type 105 \(IEEE 802\.11\) is not supported: its frames are skipped \(supported: Ethernet/);
+    expect(seen[1]).toMatch(/^link type 147 \(user-defined \(DLT_USER0\)\)/);
+    expect(d.stats.nonIp).toBe(4);
   });
 });

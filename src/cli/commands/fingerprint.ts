@@ -7,6 +7,7 @@ import { ALL_METHODS, type FingerprintType } from '../../fingerprint/record.js';
 import { keyLogSecretCount } from '../../fingerprint/decrypt/secrets.js';
 import { fail, LineWriter } from '../output.js';
 import { EXIT, stdinOrPath } from '../common.js';
+import { unsupportedLinkTypeMessage } from '../../capture/decode.js';
 
 interface Args {
   file: string;
@@ -80,6 +81,7 @@ export const fingerprintCommand: CommandModule<object, Args> = {
     const run = startFingerprinting(spec, (record) => out.line(JSON.stringify(record)), {
       methods, sshWindowPackets: args['ssh-window'],
     }, keyLog);
+    run.engine.decoder.onUnsupportedLinkType = (linkType) => process.stderr.write(`sensorctl: ${file}: ${unsupportedLinkTypeMessage(linkType)}\n`);
     try {
       await run.done;
     } catch (err) {
