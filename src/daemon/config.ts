@@ -203,6 +203,11 @@ function mergeConfig(base: SensorConfig, over: Partial<SensorConfig>): SensorCon
   out.snapshots = { ...base.snapshots, ...over.snapshots };
   out.health = { ...base.health, ...over.health };
   out.mqtt = { ...base.mqtt, ...over.mqtt };
+  if (over.max_flush_interval !== undefined && out.max_flush_interval < out.flush_interval) {
+    throw new ConfigError(`max_flush_interval (${out.max_flush_interval} s) is shorter than flush_interval (${out.flush_interval} s): ` +
+      'the write budget only ever stretches the interval, so give it at least the flush interval');
+  }
+  // Only flush_interval given, past the default maximum: the maximum follows it.
   if (out.max_flush_interval < out.flush_interval) out.max_flush_interval = out.flush_interval;
   return out;
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, DEFAULT_CONFIG, loadConfig, parseConfig, readBoundedFile, resolveDbPath, settlePairs } from '../../src/daemon/config.js';
+import { checkMqttSettings } from '../../src/mqtt/config.js';
 
 let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-test-')); });
@@ -43,4 +44,22 @@ test('a setting given twice is refused in JSON as in YAML, at any depth; unique 
   expect(() => parseConfig('min_seen: 5\nmin_seen: 500\n', 'dup.yaml')).toThrow(/^dup\.yaml: not valid YAML: Map keys must be unique/);
   expect(parseConfig('{"min_seen": 7, "pairs": [{"anchor": "ja4", "companion": "ja4t"}]}', 'ok.json').min_seen).toBe(7);
   expect(() => parseConfig('{"min_seen": 7,}', 'bad.json')).toThrow(/^bad\.json: not valid JSON: /);
+});
+
+test('a maximum flush interval below the flush interval is refused; a flush interval past the default maximum raises it', () => {
+  expect(() => parseConfig('flush_interval: 30\nmax_flush_interval: 1\n', 'c.yaml')).toThrow(/max_flush_interval \(1 s\) is shorter than flush_interval \(30 s\)/);
+  expect(() => parseConfig('max_flush_interval: 10\n', 'c.yaml')).toThrow(/max_flush_interval \(10 s\) is shorter than flush_interval \(30 s\)/);
+  expect(parseConfig('flush_interval: 900\n', 'c.yaml').max_flush_interval).toBe(900);
+  expect(parseConfig('flush_interval: 60\nmax_flush_interval: 60\n', 'c.yaml').max_flush_interval).toBe(60);
+});
+
+test('a broker URL of the wrong scheme is one sentence, not a list of schema branches', () => {
+  let message = '';
+  try {
+    const config = parseConfig('mqtt:\n  url: "ftp://x"\n', 'm.yaml');
+    checkMqttSettings(config.mqtt, 's');
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  expect(message).toBe("config mqtt.url: 'ftp://x' must be mqtt://, mqtts://, ws:// or wss:// followed by host[:port]");
 });
