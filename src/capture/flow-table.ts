@@ -53,6 +53,9 @@ export class Flow {
    * keyed by flow: each WeakMap entry is an ephemeron the garbage collector must trace.
    */
   consumerState: unknown = null;
+  /** Bytes its protocol parsers hold between packets (fingerprint/parser-memory.ts). */
+  parserBytes = 0;
+  parserClosed = false;
   private serverEndpointText: string | null = null;
 
   constructor(

@@ -10,6 +10,7 @@ import { DEFAULT_STREAM_LIMITS, ReassemblyBudget, TcpStream, type StreamLimits }
 import type { Analyzer, AnalyzerContext, AnalyzerFactory, EngineOptions } from './analyzer.js';
 import { ALL_METHODS, type FingerprintRecord, type FingerprintType } from './record.js';
 import { ANALYZER_FACTORIES } from './analyzers.js';
+import { parserMemory } from './parser-memory.js';
 
 export type RecordHandler = (record: FingerprintRecord, flow: Flow) => void;
 
@@ -124,6 +125,7 @@ export class FingerprintEngine {
     this.flows.sweepIfDue(pkt);
     const flow = this.flows.lookup(pkt);
     const fromClient = this.flows.fromClient;
+    parserMemory.account = flow; // what the parsers copy while handling this packet is the flow's
     const pa = pkt.proto === PROTO_TCP ? this.tcpPacketAnalyzers : this.udpPacketAnalyzers;
     for (let i = 0; i < pa.length; i++) {
       const slot = pa[i];
@@ -184,6 +186,7 @@ export class FingerprintEngine {
     for (const slot of this.endAnalyzers) {
       (this.analyzers[slot].onFlowEnd as NonNullable<Analyzer['onFlowEnd']>)(flow, this.contexts[slot]);
     }
+    parserMemory.close(flow);
   }
 
   /** End of input: flush every flow's pending fingerprints. */

@@ -7,7 +7,7 @@
 import type { Http1Request } from '../ja4h.js';
 import type { HeaderField } from './hpack.js';
 import { asciiString } from './text.js';
-import { parserMemory } from '../parser-memory.js';
+import { parserMemory, type MemoryAccount } from '../parser-memory.js';
 
 /** The HTTP/2 connection preface a client sends first. */
 export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -29,6 +29,7 @@ export type Http1Outcome = 'continue' | 'stopped' | 'http2';
 export class Http1RequestReader {
   private state = State.Head;
   private pending: Buffer | null = null;
+  private pendingAccount: MemoryAccount | null = null;
   private bodyLeft = 0;
   /** Bytes after the switch to HTTP/2, for the HTTP/2 reader. */
   http2Leftover: Buffer | null = null;
@@ -44,7 +45,7 @@ export class Http1RequestReader {
     let buf = bytes;
     if (this.pending !== null) {
       buf = Buffer.concat([this.pending, bytes]);
-      this.pending = null;
+      this.dropPending();
     }
     let p = 0;
     while (p < buf.length) {
@@ -149,13 +150,19 @@ export class Http1RequestReader {
 
   /** Keeps an unfinished head for the next bytes, from the shared budget (or gives up on the stream). */
   private keep(buf: Buffer, p: number): Http1Outcome {
+    this.pendingAccount = parserMemory.account;
     this.pending = parserMemory.copy(buf, p);
     return this.pending === null ? this.stop() : 'continue';
   }
 
+  private dropPending(): void {
+    if (this.pending !== null) parserMemory.release(this.pendingAccount!, this.pending.length);
+    this.pending = null;
+  }
+
   private stop(): Http1Outcome {
     this.state = State.Stopped;
-    this.pending = null;
+    this.dropPending();
     return 'stopped';
   }
 }

@@ -5,7 +5,7 @@
  */
 import { HpackDecoder, type HeaderField } from './hpack.js';
 import { H2_PREFACE } from './http1.js';
-import { parserMemory } from '../parser-memory.js';
+import { parserMemory, type MemoryAccount } from '../parser-memory.js';
 
 const FRAME_HEADER = 9;
 const TYPE_HEADERS = 0x1;
@@ -23,6 +23,7 @@ const MAX_HEADER_BLOCK = 256 * 1024;
 export class Http2ClientReader {
   private readonly hpack = new HpackDecoder();
   private pending: Buffer | null = null;
+  private pendingAccount: MemoryAccount | null = null;
   private prefaceLeft = H2_PREFACE.length;
   private block: Buffer[] | null = null;
   private blockBytes = 0;
@@ -40,6 +41,7 @@ export class Http2ClientReader {
     let buf = bytes;
     if (this.pending !== null) {
       buf = Buffer.concat([this.pending, bytes]);
+      parserMemory.release(this.pendingAccount!, this.pending.length);
       this.pending = null;
     }
     let p = 0;
@@ -72,6 +74,7 @@ export class Http2ClientReader {
     }
     if (p < buf.length) {
       // An unfinished frame waits for the next bytes, from the shared budget (or the stream is given up).
+      this.pendingAccount = parserMemory.account;
       this.pending = parserMemory.copy(buf, p);
       if (this.pending === null) this.failed = true;
     }
@@ -134,6 +137,7 @@ export class Http2ClientReader {
   private fail(): void {
     this.failed = true;
     this.block = null;
+    if (this.pending !== null) parserMemory.release(this.pendingAccount!, this.pending.length);
     this.pending = null;
   }
 }

@@ -3,7 +3,7 @@
  * overlapping or repeated, and hands the in-order bytes on as they become contiguous. Pending
  * out-of-order data is capped, so a hostile peer cannot grow it without bound.
  */
-import { parserMemory } from '../parser-memory.js';
+import { parserMemory, type MemoryAccount } from '../parser-memory.js';
 
 export const MAX_PENDING = 64 * 1024;
 
@@ -13,6 +13,8 @@ export class OrderedStream {
   dead = false;
   private pending: { off: number; data: Buffer }[] = [];
   private pendingBytes = 0;
+  /** The flow the pending copies are charged to. */
+  private account: MemoryAccount | null = null;
 
   constructor(private readonly deliver: (data: Buffer, off: number, len: number) => void, private readonly cap = MAX_PENDING) {}
 
@@ -27,11 +29,19 @@ export class OrderedStream {
       this.drain();
       return;
     }
-    if (endOff - this.delivered > this.cap || this.pendingBytes + len > this.cap) { this.dead = true; this.pending = []; return; }
+    if (endOff - this.delivered > this.cap || this.pendingBytes + len > this.cap) { this.release(); this.dead = true; return; }
+    if (this.pendingBytes === 0) this.account = parserMemory.account;
     const data = parserMemory.copy(buf, off, off + len);
-    if (data === null) { this.dead = true; this.pending = []; return; }
+    if (data === null) { this.release(); this.dead = true; return; }
     this.pending.push({ off: offset, data });
     this.pendingBytes += len;
+  }
+
+  /** Gives back what waits out of order (the stream is given up or dropped). */
+  release(): void {
+    if (this.account !== null) parserMemory.release(this.account, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 
   private drain(): void {
@@ -42,6 +52,7 @@ export class OrderedStream {
         if (piece.off > this.delivered) continue;
         this.pending.splice(i, 1);
         this.pendingBytes -= piece.data.length;
+        parserMemory.release(this.account!, piece.data.length);
         const endOff = piece.off + piece.data.length;
         if (endOff > this.delivered) {
           const skip = this.delivered - piece.off;

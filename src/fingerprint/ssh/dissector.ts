@@ -12,7 +12,7 @@
  */
 import { chooseAlgorithm, hassh, hasshServer, parseKexInit, type KexInit } from './kexinit.js';
 import { need, OutOfBounds, u32, u8 } from './reader.js';
-import { parserMemory } from '../parser-memory.js';
+import { parserMemory, type MemoryAccount } from '../parser-memory.js';
 
 const VERSION_UNKNOWN = 0;
 const VERSION_1 = 1;
@@ -303,6 +303,9 @@ interface PendingPdu {
   /** The request was "the whole next segment". */
   entireSegment: boolean;
   parts: Buffer[] | null;
+  /** Bytes in `parts`, charged to `account` (the shared parser budget). */
+  bytes: number;
+  account: MemoryAccount;
 }
 
 /**
@@ -314,6 +317,18 @@ export class SshDirectionTracker {
   private nextSeq = 0;
   private started = false;
   private pending: PendingPdu | null = null;
+
+  /** Drops the pending message, giving back what its parts held. */
+  private dropPending(): void {
+    const p = this.pending;
+    if (p !== null) parserMemory.release(p.account, p.bytes);
+    this.pending = null;
+  }
+
+  /** Gives back what is held (the connection is being dropped). */
+  release(): void {
+    this.dropPending();
+  }
 
   /** Whether the frame carrying this segment shows an SSH layer. Never throws. */
   segment(session: SshSession, seq: number, payload: Buffer, frame: number, isResponse: boolean): boolean {
@@ -333,7 +348,7 @@ export class SshDirectionTracker {
           this.nextSeq = (seq + len) >>> 0;
           return false;
         }
-        this.pending = null;
+        this.dropPending();
       }
     }
     this.started = true;
@@ -354,7 +369,7 @@ export class SshDirectionTracker {
       return true;
     }
     if (!this.inside(seq, pending)) {
-      this.pending = null;
+      this.dropPending();
       this.fresh(session, seq, payload, frame, isResponse);
       return true;
     }
@@ -363,12 +378,18 @@ export class SshDirectionTracker {
     if (pending.parts !== null) {
       // Held until the message completes: from the shared budget, or the message is not dissected.
       const part = parserMemory.copy(payload, 0, take);
-      if (part === null) pending.parts = null;
-      else pending.parts.push(part);
+      if (part === null) {
+        parserMemory.release(pending.account, pending.bytes);
+        pending.bytes = 0;
+        pending.parts = null;
+      } else {
+        pending.parts.push(part);
+        pending.bytes += take;
+      }
     }
     if (!pending.entireSegment && seqDiff((seq + len) >>> 0, pending.next) < 0) return false;
     // The message is complete: dissect the reassembled bytes.
-    this.pending = null;
+    this.dropPending();
     const endSeq = (seq + take) >>> 0;
     if (pending.parts !== null) {
       const tvb = pending.parts.length === 1 ? pending.parts[0] : Buffer.concat(pending.parts);
@@ -391,14 +412,16 @@ export class SshDirectionTracker {
   private request(tvbSeq: number, tvb: Buffer, req: Desegment, endSeq: number): PendingPdu {
     const start = (tvbSeq + req.offset) >>> 0;
     if (req.len === ONE_MORE_SEGMENT) {
+      const account = parserMemory.account;
       const first = parserMemory.copy(tvb, req.offset);
-      return { start, next: (endSeq + 1) >>> 0, entireSegment: true, parts: first === null ? null : [first] };
+      return { start, next: (endSeq + 1) >>> 0, entireSegment: true, parts: first === null ? null : [first], bytes: first?.length ?? 0, account };
     }
     const next = (endSeq + req.len) >>> 0;
     const total = seqDiff(next, start);
+    const account = parserMemory.account;
     const first = total > 0 && total <= MAX_REASSEMBLY ? parserMemory.copy(tvb, req.offset) : null;
     const parts = first === null ? null : [first];
-    return { start, next, entireSegment: false, parts };
+    return { start, next, entireSegment: false, parts, bytes: first?.length ?? 0, account };
   }
 
   private inside(seq: number, p: PendingPdu): boolean {

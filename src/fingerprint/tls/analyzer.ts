@@ -62,6 +62,7 @@ export function createTlsAnalyzer(_options?: EngineOptions, secrets = new Secret
       st.emitter.pkt = null;
       if (s.directionDone(true) && s.directionDone(false)) {
         ctx.streamDone(flow);
+        s.release();
         flow.state[ctx.slot] = null; // release the session and its buffers
       }
     },

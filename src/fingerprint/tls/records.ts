@@ -8,7 +8,7 @@
  * this direction (`dead`), it never throws.
  */
 
-import { parserMemory } from '../parser-memory.js';
+import { parserMemory, type MemoryAccount } from '../parser-memory.js';
 
 export const CT_CHANGE_CIPHER_SPEC = 20;
 export const CT_ALERT = 21;
@@ -29,16 +29,23 @@ export const MAX_SYNC_SCAN = 16 * 1024;
 class Carry {
   buf: Buffer | null = null;
   len = 0;
+  /** The flow `buf` is charged to. */
+  private account: MemoryAccount | null = null;
 
   /** False when over `cap` or when the shared budget cannot hold it: the caller gives up. */
   append(src: Buffer, off: number, n: number, cap: number): boolean {
     const need = this.len + n;
     if (need > cap) return false;
     if (!this.buf || this.buf.length < need) {
+      const account = parserMemory.account;
       const next = parserMemory.alloc(Math.min(cap, Math.max(need, (this.buf?.length ?? 0) * 2, 256)));
       if (next === null) return false;
-      if (this.buf && this.len) this.buf.copy(next, 0, 0, this.len);
+      if (this.buf) {
+        if (this.len) this.buf.copy(next, 0, 0, this.len);
+        parserMemory.release(this.account!, this.buf.length);
+      }
       this.buf = next;
+      this.account = account;
     }
     src.copy(this.buf, this.len, off, off + n);
     this.len = need;
@@ -55,6 +62,7 @@ class Carry {
 
   clear(): void {
     this.len = 0;
+    if (this.buf !== null) parserMemory.release(this.account!, this.buf.length);
     this.buf = null;
   }
 }
@@ -145,6 +153,8 @@ export class RecordReader {
       if (take < need) return;
       const b = this.carry.buf!;
       this.emit(b, 0);
+      // Given back at once: a session whose other side never shows (a one-sided tap) would keep
+      // its charge until the flow ends.
       this.carry.clear();
       if (this.dead) return;
     }
@@ -172,6 +182,11 @@ export class RecordReader {
     for (let i = from; i < end; i++) {
       if (buf[i] === CT_HANDSHAKE) { this.hold(buf, i, end - i); return; }
     }
+  }
+
+  /** Gives back the bytes held for a cut record (the connection is being dropped). */
+  release(): void {
+    this.carry.clear();
   }
 
   /** After lost bytes: search for the first record again (`resync`), or stop. */
@@ -255,7 +270,7 @@ export class HandshakeReader {
     if (off < end && !this.carry.append(data, off, end - off, MAX_HANDSHAKE + 4)) this.fail();
   }
 
-  /** Forgets a partial message (e.g. at a key change). */
+  /** Forgets a partial message (e.g. at a key change, or when the connection is dropped). */
   reset(): void {
     this.carry.clear();
   }

@@ -79,6 +79,13 @@ export class TlsSession implements RecordSink, HandshakeSink {
   abandon(): void {
     this.records[0].dead = true;
     this.records[1].dead = true;
+    this.release();
+  }
+
+  /** Gives back what the readers hold for cut records and messages (the session is being dropped). */
+  release(): void {
+    for (const r of this.records) r.release();
+    for (const h of this.handshakes) h.reset();
   }
 
   /** Handshake-layer bytes from a transport without TLS records (QUIC CRYPTO frames), in order. */
