@@ -19,6 +19,7 @@ import { printSummary } from './summary.js';
 import { PipelineWatchdog } from './watchdog.js';
 
 const EXIT_USAGE = 64;
+const EXIT_NO_INPUT = 66;
 
 // stdout or stderr closed by a reader (`sensord ... | head`, `2>&1 | head`) is not a reason to
 // lose the final flush: alerts and logs that cannot be written are dropped, the work goes on.
@@ -73,7 +74,7 @@ const argv = await yargs(keepStdinDash(hideBin(process.argv)))
   .example('$0 --read capture.pcapng --db /tmp/sensor.db', 'fingerprint and profile a capture file, then exit')
   .example('tcpdump -i eth0 -U -w - | $0 --read -', 'read a live capture from a pipe')
   .example('$0 --interface eth0 --filter "tcp or udp port 67"', 'capture live (tcpdump must be installed)')
-  .epilog('Exit codes: 0 done (also after SIGTERM/SIGINT, once flushed); 2 unreadable or damaged capture; 3 tcpdump missing or failed; 4 database error; 64 usage error; 78 configuration error or database from a newer version. Alerts go to stdout as JSON lines; logs to stderr.')
+  .epilog('Exit codes: 0 done (also after SIGTERM/SIGINT, once flushed); 2 unreadable or damaged capture; 3 tcpdump missing or failed; 4 database error; 64 usage error; 66 a --keylog file that does not exist; 78 configuration error, database from a newer version, or a control socket another running sensord serves. Alerts go to stdout as JSON lines; logs to stderr.')
   .strict()
   .fail((msg, err) => {
     // Usage errors exit 64 (EX_USAGE), as sensorctl's do, not yargs' 1.
@@ -90,6 +91,12 @@ const log = createLogger('sensord', argv['log-level'] as LogLevel);
 function configError(message: string): never {
   process.stderr.write(`sensord: ${message}\n`);
   process.exit(EXIT_CONFIG);
+}
+
+/** A problem with what was typed on the command line: 64, as yargs' own usage errors. */
+function usageError(message: string): never {
+  process.stderr.write(`sensord: ${message}\nRun \`sensord --help\` for usage.\n`);
+  process.exit(EXIT_USAGE);
 }
 
 let config: SensorConfig;
@@ -113,12 +120,17 @@ try {
   checkMqttSettings(config.mqtt, config.sensor_id ?? 'sensor');
 } catch (err) {
   const message = (err as Error).message;
-  configError(argv['mqtt-url'] !== undefined ? message.replace('config mqtt.url', '--mqtt-url') : message);
+  if (argv['mqtt-url'] !== undefined && message.startsWith('config mqtt.url')) usageError(message.replace('config mqtt.url', '--mqtt-url'));
+  configError(message);
 }
 let pairNotes: string[] = [];
 try {
   const methods = parseMethods(argv.methods);
   if (methods) config.methods = methods;
+} catch (err) {
+  usageError((err as Error).message);
+}
+try {
   pairNotes = settlePairs(config);
 } catch (err) {
   configError((err as Error).message);
@@ -155,7 +167,7 @@ if (argv.read !== undefined) {
   }
 } else {
   const iface = argv.interface ?? config.interface;
-  if (!iface) configError('nothing to capture: pass --read FILE|- or --interface IFACE (or set interface in the config)');
+  if (!iface) usageError('nothing to capture: pass --read FILE|- or --interface IFACE (or set interface in the config)');
   capture = { kind: 'interface', name: iface, filter: argv.filter ?? config.capture_filter, tcpdumpPath: config.tcpdump_path ?? undefined };
 }
 
@@ -165,8 +177,15 @@ if (keyLogPath) {
   try {
     keyLog = readBoundedFile(keyLogPath, MAX_KEYLOG_BYTES, 'key-log file');
   } catch (err) {
-    if (err instanceof ConfigError) configError(err.message);
-    configError(`cannot read key-log file ${keyLogPath}: ${(err as Error).message}`);
+    // Named on the command line, a key-log file that is not there is missing input (66), as for sensorctl fingerprint.
+    const code = (err as NodeJS.ErrnoException).code;
+    const message = err instanceof ConfigError ? err.message
+      : code === 'ENOENT' ? `key-log file not found: ${keyLogPath}` : `cannot read key-log file ${keyLogPath}: ${(err as Error).message}`;
+    if (argv.keylog !== undefined && (code === 'ENOENT' || /not found/.test(message))) {
+      process.stderr.write(`sensord: ${message}\n`);
+      process.exit(EXIT_NO_INPUT);
+    }
+    configError(message);
   }
   if (keyLogSecretCount(keyLog!) === 0) log('warn', `key-log file ${keyLogPath} holds no TLS secrets (lines such as CLIENT_RANDOM <hex> <hex>); nothing will be decrypted with it`);
 }

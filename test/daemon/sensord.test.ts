@@ -263,7 +263,7 @@ describe('sensord configuration', () => {
 
   test('nothing to capture is a usage error', async () => {
     const r = await runNode(SENSORD, ['--db', path.join(dir, 's.db')]);
-    expect(r.code).toBe(78);
+    expect(r.code).toBe(64);
     expect(r.stderr).toMatch(/nothing to capture/);
   });
 
@@ -288,14 +288,17 @@ describe('sensord configuration', () => {
       expect(r.stderr).toMatch(message);
     }
     const noMethod = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--methods', ',']);
-    expect(noMethod.code).toBe(78);
+    expect(noMethod.code).toBe(64); // given on the command line: a usage error, as for sensorctl
     expect(noMethod.stderr).toMatch(/--methods names no method/);
     const badUrl = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--mqtt-url', 'notaurl']);
-    expect(badUrl.code).toBe(78);
+    expect(badUrl.code).toBe(64);
     expect(badUrl.stderr).toMatch(/--mqtt-url: 'notaurl' must be mqtt:\/\/, mqtts:\/\//);
     const badPort = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--mqtt-url', 'mqtt://127.0.0.1:99999']);
-    expect(badPort.code).toBe(78);
+    expect(badPort.code).toBe(64);
     expect(badPort.stderr).toMatch(/--mqtt-url: .* is not a valid URL/);
+    const noKeyLog = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--keylog', path.join(dir, 'none.keys')]);
+    expect(noKeyLog.code).toBe(66);
+    expect(noKeyLog.stderr).toMatch(/^sensord: key-log file not found: .*none\.keys$/m);
     const cfg = path.join(dir, 'mqtt.yaml');
     writeFileSync(cfg, 'mqtt:\n  url: mqtt://127.0.0.1\n  ca: /nonexistent/ca.pem\n');
     const badCa = await runNode(SENSORD, ['--read', DEMO_PCAP, '--db', path.join(dir, 'c.db'), '--config', cfg]);
