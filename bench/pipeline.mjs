@@ -3,7 +3,7 @@
 // next to a baseline measured in the same run: the same file read and walked to the record level
 // only. Each measurement runs in its own process so peak RSS belongs to it alone.
 //
-//   npm run bench                 # builds /tmp/ja4-sensor-bench.pcap once, then measures
+//   npm run bench                 # builds /tmp/ja4-sensor-bench-{reference,demo}.pcap once, then measures
 //   npm run bench -- FILE.pcap    # measure another capture
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -65,10 +65,14 @@ async function phase(kind, file, passes = 1, settle = 0) {
   }));
 }
 
+const SHARED_PCAPS = path.join(root, '../shared/conformance/foxio/pcap');
+const MKBENCH = path.join(root, '../shared/bench/mkbench.py');
+const HAVE_SHARED = existsSync(MKBENCH) && existsSync(SHARED_PCAPS);
+
 function buildCapture(out) {
-  const shared = path.join(root, '../shared/conformance/foxio/pcap');
-  const mkbench = path.join(root, '../shared/bench/mkbench.py');
-  if (existsSync(mkbench) && existsSync(shared)) {
+  const shared = SHARED_PCAPS;
+  const mkbench = MKBENCH;
+  if (HAVE_SHARED) {
     // The reference capture of the Suricata comparison.
     execFileSync('python3', [mkbench, out, '40', 'tls3.pcapng', 'tls-handshake.pcapng', 'http2-with-cookies.pcapng',
       'latest.pcapng', 'ssh2.pcapng', 'http1.pcapng', 'tls-sni.pcapng'], { cwd: shared, stdio: 'inherit' });
@@ -93,7 +97,9 @@ async function main() {
   if (!existsSync(path.join(root, 'dist/fingerprint/engine.js'))) throw new Error('run `npm run build` first (make bench does)');
   let file = process.argv[2];
   if (!file) {
-    file = '/tmp/ja4-sensor-bench.pcap';
+    // Named after what it is built from: one built from the demo capture (no ../shared) must not
+    // be mistaken later for the reference capture, or the other way round.
+    file = HAVE_SHARED ? '/tmp/ja4-sensor-bench-reference.pcap' : '/tmp/ja4-sensor-bench-demo.pcap';
     if (!existsSync(file)) buildCapture(file);
   }
   const size = statSync(file).size;

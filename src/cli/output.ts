@@ -34,3 +34,8 @@ export function fail(message: string, exitCode: number, debugErr?: unknown): nev
   }
   process.exit(exitCode);
 }
+
+/** "1 alert", "2 alerts": a count with its noun, for the lines people read. */
+export function counted(n: number, noun: string, pluralNoun = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : pluralNoun}`;
+}

@@ -10,7 +10,7 @@ export function printSummary(s: DaemonSummary, out: NodeJS.WritableStream): void
   lines.push(`fingerprints ${types.length === 0 ? 'none' : types.map((t) => `${t} ${s.fingerprints[t].count} (${s.fingerprints[t].distinct} distinct)`).join(', ')}`);
   lines.push(`profiles     ${s.profileRows} rows over ${s.anchors} anchors, from ${s.observations} observations, stored in ${s.dbPath}`);
   if (s.lastFlush) {
-    lines.push(`last flush   ${s.lastFlush.ok ? 'ok' : `FAILED: ${s.lastFlush.error}`}: ${s.lastFlush.rows} rows, ${s.lastFlush.alerts} alerts, ${s.lastFlush.bytes} bytes written`);
+    lines.push(`last flush   ${s.lastFlush.ok ? 'ok' : `FAILED: ${s.lastFlush.error}`}: ${s.lastFlush.rows} ${s.lastFlush.rows === 1 ? 'row' : 'rows'}, ${s.lastFlush.alerts} ${s.lastFlush.alerts === 1 ? 'alert' : 'alerts'}, ${s.lastFlush.bytes} bytes written`);
   }
   lines.push(`alerts       ${s.alerts.length}`);
   for (const a of s.alerts.slice(0, 10)) {

@@ -9,6 +9,7 @@ import { openSensorDb } from '../../storage/db.js';
 import { backupDatabase, BackupError } from '../../storage/export.js';
 import { resolveOutputFile, CliError, context, EXIT, EXIT_CODES_HELP, humanBytes, run, withDbOptions, type DbArgs } from '../common.js';
 import { flushDaemonIfRunning } from '../daemon-flush.js';
+import { counted } from '../output.js';
 
 interface Args extends DbArgs {
   dest: string;
@@ -46,7 +47,7 @@ export const backupCommand: CommandModule<object, Args> = {
       if (args.json) {
         process.stdout.write(`${JSON.stringify({ outcome: 'done', exit_code: 0, path: r.path, bytes: r.bytes, profile_rows: r.profileRows, journal_rows: r.journalRows, alerts: r.alerts, schema_version: r.schemaVersion, sensor_id: r.sensorId, check: r.check, daemon_flushed: flushed, ms: Math.round(r.ms) })}\n`);
       } else {
-        process.stdout.write(`backup written to ${r.path}: ${humanBytes(r.bytes)}, ${r.profileRows + r.journalRows} profile rows, ${r.alerts} alerts, ` +
+        process.stdout.write(`backup written to ${r.path}: ${humanBytes(r.bytes)}, ${counted(r.profileRows + r.journalRows, 'profile row')}, ${counted(r.alerts, 'alert')}, ` +
           `schema ${r.schemaVersion}, sensor ${r.sensorId}; quick_check ${r.check}${flushed ? ' (sensord flushed first)' : ''}\n`);
       }
     } catch (err) {
@@ -76,7 +77,7 @@ async function backupToStdout(ctx: ReturnType<typeof context>, args: Args): Prom
     await pipeline(fs.createReadStream(r.path), process.stdout, { end: false });
     const summary = args.json
       ? JSON.stringify({ outcome: 'done', exit_code: 0, path: '-', bytes: r.bytes, profile_rows: r.profileRows, journal_rows: r.journalRows, alerts: r.alerts, schema_version: r.schemaVersion, sensor_id: r.sensorId, check: r.check, daemon_flushed: flushed, ms: Math.round(r.ms) })
-      : `backup written to standard output: ${humanBytes(r.bytes)}, ${r.profileRows + r.journalRows} profile rows, ${r.alerts} alerts, ` +
+      : `backup written to standard output: ${humanBytes(r.bytes)}, ${counted(r.profileRows + r.journalRows, 'profile row')}, ${counted(r.alerts, 'alert')}, ` +
         `schema ${r.schemaVersion}, sensor ${r.sensorId}; quick_check ${r.check}${flushed ? ' (sensord flushed first)' : ''}`;
     process.stderr.write(`${summary}\n`);
     return EXIT.OK;

@@ -37,7 +37,7 @@ export const profilesCommand: CommandModule<object, Args> = {
         else {
           if (anchors.length === 0) out.push('no profiles yet');
           for (const a of anchors) {
-            out.push(`${String(a.total_seen).padStart(10)}  ${String(a.companions).padStart(4)} companions  ${a.anchor_key}`);
+            out.push(`${String(a.total_seen).padStart(10)}  ${String(a.companions).padStart(4)} ${a.companions === 1 ? 'companion ' : 'companions'}  ${a.anchor_key}`);
           }
         }
       } else {

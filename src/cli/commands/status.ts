@@ -6,6 +6,7 @@ import { dbFacts, type DbFacts } from '../../storage/export.js';
 import { writerLockHolder } from '../../storage/lock.js';
 import { classify, context, EXIT, EXIT_CODES_HELP, humanBytes, humanDuration, isoTime, run, withDbOptions, type DbArgs } from '../common.js';
 import { connectDaemon } from '../control-client.js';
+import { counted } from '../output.js';
 
 type Live = Record<string, unknown> & { last_flush?: Record<string, unknown> | null };
 
@@ -103,14 +104,14 @@ export const statusCommand: CommandModule<object, Args> = {
     if (live) {
       row('daemon', `running (pid ${String(live.pid)}, up ${humanDuration(Number(live.uptime_s ?? 0))}) — ${socket}`);
       row('capture', `${String(live.source)}: ${String(live.packets)} packets (${String(live.packets_per_s)}/s), ${String(live.flows)} flows, ${String(live.fingerprints)} fingerprints`);
-      row('profiles', `${String(live.profile_rows)} rows over ${String(live.anchors)} anchors (live); ${String(live.alerts)} alerts since start`);
+      row('profiles', `${String(live.profile_rows)} rows over ${String(live.anchors)} anchors (live); ${counted(Number(live.alerts), 'alert')} since start`);
       const f = live.last_flush;
       row('last flush', f ? `${isoTime(Number(f.at))} (${humanDuration((Date.now() - Number(f.at)) / 1000)} ago): ${f.ok ? 'ok' : `FAILED: ${String(f.error)}`}, ${String(f.rows)} rows, ${humanBytes(Number(f.bytes))}; every ${String(live.flush_interval_s)} s` : `none yet (every ${String(live.flush_interval_s)} s)`);
       row('flash today', `${humanBytes(Number(live.flash_bytes_today))} written to the database files (${String(live.day)} UTC)` +
         (live.proc_write_bytes_today !== null && live.proc_write_bytes_today !== undefined ? `, ${humanBytes(Number(live.proc_write_bytes_today))} by the process` : ''));
       const m = live.mqtt as Record<string, unknown> | null | undefined;
       row('mqtt', m
-        ? `${String(m.state)}, ${String(m.url)} (MQTT ${String(m.protocol)}): ${String(m.alerts_published)} alerts published since start, ${String(m.outbox_pending)} waiting in the outbox` +
+        ? `${String(m.state)}, ${String(m.url)} (MQTT ${String(m.protocol)}): ${counted(Number(m.alerts_published), 'alert')} published since start, ${String(m.outbox_pending)} waiting in the outbox` +
           (m.last_error ? `; ${String(m.last_error)}` : '')
         : 'off (no mqtt.url in the config)');
     } else {
