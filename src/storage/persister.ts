@@ -325,7 +325,10 @@ export class Persister {
     }
     const io1 = readProcIo();
     const procWriteBytes = io0 && io1 ? io1.write_bytes - io0.write_bytes : null;
-    this.account(at, wal.bytes, procWriteBytes);
+    // A flush an operator asked for (a seed or import through the socket, an export's pre-flush)
+    // writes a one-off burst: counted in the day's bytes, but not as the sustained rate the
+    // interval is planned from (a seed a minute after start projected 73 MB/day and stretched it).
+    this.account(at, wal.bytes, procWriteBytes, reason !== 'manual');
     this.consecutiveFailures = 0;
     this.flushes++;
     const report: FlushReport = {
@@ -352,7 +355,7 @@ export class Persister {
       intervalMs: this.intervalMs,
     };
     // At shutdown there is no next interval to plan (and no stretch to log).
-    if (!alertsOnly && reason !== 'stop') this.adjustInterval(at, wal.bytes);
+    if (!alertsOnly && reason !== 'stop' && reason !== 'manual') this.adjustInterval(at, wal.bytes);
     report.intervalMs = this.intervalMs;
     if (compacted > 0) this.log('info', `folded ${compacted} journal rows into the profile table`);
     return this.finish(report);
@@ -468,10 +471,11 @@ export class Persister {
     if (this.dayProcWriteBytes !== null) this.dayProcWriteBytes = 0;
   }
 
-  private account(at: number, bytes: number, procBytes: number | null): void {
+  private account(at: number, bytes: number, procBytes: number | null, sustained = true): void {
     this.dayBytes += bytes;
     this.totalBytes += bytes;
     if (this.dayProcWriteBytes !== null && procBytes !== null) this.dayProcWriteBytes += procBytes;
+    if (!sustained) return;
     // Measured over at least one base interval: an early flush (a seed, the shutdown of a short
     // run) would otherwise extrapolate a few KB over a fraction of a second to GB per day.
     const elapsed = Math.max(this.baseIntervalMs, at - this.lastFlushAt);

@@ -230,6 +230,37 @@ describe('wear-aware flush', () => {
   });
 });
 
+describe('write budget and operator flushes', () => {
+  let dir: string;
+  beforeEach(() => { dir = tempDir(); });
+  afterEach(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+
+  test('a seed or import burst (a manual flush) counts in the day but does not stretch the interval; sustained writes still do', () => {
+    const dbPath = path.join(dir, 'sensor.db');
+    const { log, lines } = collectingLogger();
+    let t = Date.parse('2024-05-01T12:00:00Z');
+    const a = fresh(dbPath, { flushIntervalMs: 30_000, maxIntervalMs: 600_000, writeBudgetMbPerDay: 64, log, now: () => t });
+    t += 30_000;
+    for (let i = 0; i < 3000; i++) a.profiler.observe(`ja4>ja4t:seeded-${i}`, `companion-${'x'.repeat(40)}`, t);
+    const burst = a.persister.flushNow('manual');
+    expect(burst.bytes).toBeGreaterThan(22_000); // more than a 30 s share of 64 MB/day
+    t += 30_000;
+    a.profiler.observe(K, 'one', t);
+    expect(a.persister.flushNow('timer').intervalMs).toBe(30_000);
+    expect(a.persister.stats().dayBytes).toBeGreaterThanOrEqual(burst.bytes);
+    expect(lines.filter((l) => l.message.includes('write budget'))).toEqual([]);
+    // The same volume every interval from the timer is a sustained rate: stretched.
+    for (let f = 0; f < 3; f++) {
+      t += a.persister.currentIntervalMs;
+      for (let i = 0; i < 3000; i++) a.profiler.observe(`ja4>ja4t:flow-${f}-${i}`, `companion-${'x'.repeat(40)}`, t);
+      a.persister.flushNow('timer');
+    }
+    expect(a.persister.currentIntervalMs).toBeGreaterThan(30_000);
+    a.persister.stop();
+    a.store.close();
+  });
+});
+
 describe('journal compaction', () => {
   let dir: string;
   beforeEach(() => { dir = tempDir(); });
