@@ -206,6 +206,17 @@ describe('alerts', () => {
     const all = cli(['alerts', '--db', file]).stdout.trim().split('\n');
     expect(all).toHaveLength(5);
     expect(all[0]).toBe('2024-05-01T00:00:00Z  high     new_companion   message 0  [TCP 10.0.0.1:5000 -> 10.0.0.2:443]');
+    // A replayed capture's alert: its own (traffic) time first, the stored time beside it.
+    const replayed = new Database(file);
+    const old = { timestamp: '2023-01-02T03:04:05.000+0000', sensor_id: 's', event_type: 'alert',
+      alert: { kind: 'new_companion', severity: 'high', anchor: A, companion: 'old', count: 1, total_seen: 60, message: 'replayed' } };
+    replayed.prepare('INSERT INTO alerts (created_at, severity, kind, anchor, companion, payload) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(T0 + 10 * 3600_000, 'high', 'new_companion', A, 'old', JSON.stringify(old));
+    replayed.close();
+    expect(cli(['alerts', '--db', file]).stdout.trim().split('\n').pop()).toBe('2023-01-02T03:04:05Z (stored 2024-05-01T10:00:00Z)  high     new_companion   replayed');
+    const cleanup = new Database(file);
+    cleanup.prepare("DELETE FROM alerts WHERE companion = 'old'").run();
+    cleanup.close();
     const some = cli(['alerts', '--db', file, '--kind', 'new_companion', '--limit', '2', '--json']).stdout.trim().split('\n');
     expect(some.map((l) => (JSON.parse(l) as { alert: { companion: string } }).alert.companion)).toEqual(['c2', 'c4']);
     expect(cli(['alerts', '--db', file, '--since', new Date(T0 + 3 * 3600_000).toISOString()]).stdout.trim().split('\n')).toHaveLength(2);

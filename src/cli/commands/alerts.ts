@@ -14,10 +14,17 @@ interface Args extends DbArgs {
   follow: boolean;
 }
 
-function human(record: AlertRecord, createdAt?: number): string {
+/**
+ * One line per alert, stamped with the alert's own time (the traffic's, as in --json), so a
+ * replayed capture's alerts show when that traffic happened; the stored time goes beside it when
+ * it differs by more than a minute (--since selects by the stored time).
+ */
+function human(record: AlertRecord, storedAt?: number): string {
   const a = record.alert;
   const f = record.flow;
-  const when = createdAt !== undefined ? isoTime(createdAt) : record.timestamp;
+  const at = Date.parse(record.timestamp);
+  let when = Number.isFinite(at) ? isoTime(at) : record.timestamp;
+  if (storedAt !== undefined && Number.isFinite(at) && Math.abs(storedAt - at) > 60_000) when += ` (stored ${isoTime(storedAt)})`;
   return `${when}  ${a.severity.padEnd(8)} ${a.kind.padEnd(15)} ${a.message}` +
     (f ? `  [${f.proto} ${f.src_ip}:${f.src_port} -> ${f.dest_ip}:${f.dest_port}]` : '');
 }
@@ -27,7 +34,7 @@ export const alertsCommand: CommandModule<object, Args> = {
   describe: 'List stored alerts; --follow streams new ones from the running sensord',
   builder: (y: Argv) =>
     withDbOptions(y)
-      .option('since', { type: 'string', describe: 'only alerts raised since TIME (ISO 8601, epoch seconds, or an age: 30m, 2h, 7d)' })
+      .option('since', { type: 'string', describe: 'only alerts stored since TIME (ISO 8601, epoch seconds, or an age: 30m, 2h, 7d); for a live sensor the time it raised them' })
       .option('kind', { choices: ['new_companion', 'rare_companion'], describe: 'only alerts of this kind' })
       .option('limit', { type: 'number', default: 50, describe: 'at most this many stored alerts (the newest), printed oldest first' })
       .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep running and print new alerts as sensord raises them (Ctrl-C to stop; exits 69 when sensord stops)' })
