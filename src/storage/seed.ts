@@ -881,7 +881,7 @@ type RowWriter = (isNew: boolean, anchor: string, companion: string, count: numb
  * BehaviorProfiler.merge does: counts add, last_updated takes the later, the anchor's total grows
  * once by the source's total. Rows with count 0 add nothing.
  */
-function mergeGroup(g: AnchorGroup, dest: DestAnchor | null, stats: MergeStats, write: RowWriter | null): void {
+function mergeGroup(g: AnchorGroup, dest: DestAnchor | null, stats: MergeStats, write: RowWriter | null, same?: { rows: number }): void {
   const destTotal = dest?.total ?? 0;
   let newTotal = -1;
   for (const r of g.rows) {
@@ -903,6 +903,7 @@ function mergeGroup(g: AnchorGroup, dest: DestAnchor | null, stats: MergeStats, 
       write?.(true, g.anchor, r[1], r[2], newTotal, r[4]);
     } else {
       stats.rowsAdded++;
+      if (same && existing[0] === r[2] && existing[1] === r[4] && destTotal === g.total) same.rows++;
       write?.(false, g.anchor, r[1], addCounts(existing[0], r[2]), newTotal, Math.max(existing[1], r[4]));
     }
   }
@@ -980,10 +981,18 @@ export function applyToDatabase(
       if (db.prepare('SELECT 1 FROM profile_journal LIMIT 1').get() !== undefined) new ProfileStore(db).compact();
       const empty = db.prepare('SELECT 1 FROM behavior_profiles LIMIT 1').get() === undefined;
       const reader: AnchorReader = empty ? () => null : baseAnchorReader(db);
-      for (const g of scan.groups()) mergeGroup(g, reader(g.anchor), stats, write);
+      const same = { rows: 0 };
+      for (const g of scan.groups()) mergeGroup(g, reader(g.anchor), stats, write, same);
       const r = scan.finish();
       const previous = ledgerLookup(db, r.digest);
       if (previous && !force) throw new AlreadyApplied(previous, r);
+      if (!force && source.kind === 'jsonl' && stats.rows > 0 && same.rows === stats.rows) {
+        // Every row equals what the database holds (counts, totals and times): an export of this
+        // very database. A backup seeded into itself is caught by its sensor id and creation time;
+        // an export carries neither, so its rows tell.
+        throw new SeedError('INVALID', `every one of the ${stats.rows} rows of ${source.label} equals what ${dest.path} already holds: ` +
+          'it is this database\'s own export, and merging it would count its history twice; nothing was changed (--force merges it anyway)');
+      }
       ledgerRecord(db, r, now);
       return r;
     }).immediate();

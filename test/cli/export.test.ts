@@ -103,6 +103,19 @@ describe('import-profiles', () => {
     expect(exportRows(seededThenImported)).toEqual(exportRows(src));
   });
 
+  test('a database\'s own export imported back into it is refused (it would double every count); --force imports it', () => {
+    const db = makeSensorDb(path.join(dir, 'own.db'), ROWS);
+    const file = path.join(dir, 'own.jsonl');
+    expect(cli(['export-profiles', '--db', db, '-o', file]).code).toBe(0);
+    const before = exportRows(db);
+    const r = cli(['import-profiles', file, '--db', db]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toMatch(/every one of the \d+ rows of .*own\.jsonl equals what .*own\.db already holds: it is this database's own export, and merging it would count its history twice; nothing was changed \(--force merges it anyway\)/);
+    expect(exportRows(db)).toEqual(before);
+    expect(cli(['import-profiles', file, '--db', db, '--force']).code).toBe(0);
+    expect(exportRows(db).map((row) => row[2])).toEqual(before.map((row) => 2 * row[2]));
+  });
+
   test('sums past the largest count saturate, so the merged profiles export and import again', () => {
     const max = 2 ** 40;
     const dest = makeSensorDb(path.join(dir, 'd.db'), [[A, 'c', max - 5, max - 5, T0]]);
