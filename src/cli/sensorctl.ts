@@ -68,6 +68,7 @@ const cli = yargs(keepOptionValues(hideBin(process.argv)))
   .option('debug', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
   .demandCommand(1, 'name a command (see --help)')
   .strict()
+  .strictCommands()
   .check(givenOnce, true)
   .completion('completion', 'print a bash/zsh completion script')
   .recommendCommands()
@@ -81,7 +82,10 @@ const cli = yargs(keepOptionValues(hideBin(process.argv)))
       if (process.argv.includes('--debug') && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exit(1);
     }
-    process.stderr.write(`sensorctl: ${msg ?? err?.message}\n`);
+    let text = msg ?? err?.message ?? '';
+    // yargs' suggestion alone does not say what was wrong.
+    if (text.startsWith('Did you mean')) text = `Unknown command: ${hideBin(process.argv).find((a) => !a.startsWith('-')) ?? ''}. ${text}`;
+    process.stderr.write(`sensorctl: ${text}\n`);
     process.stderr.write('Run `sensorctl --help` for usage.\n');
     process.exit(64);
   });

@@ -255,7 +255,10 @@ describe('conventions', () => {
   test('usage errors exit 64; a bad config exits 78 with one line; completion is there', () => {
     const unknown = cli(['seed']);
     expect(unknown.code).toBe(64);
-    expect(cli(['frobnicate']).code).toBe(64);
+    const frob = cli(['frobnicate']);
+    expect(frob.code).toBe(64);
+    expect(frob.stderr).toMatch(/^sensorctl: Unknown command: frobnicate\n/);
+    expect(cli(['stauts']).stderr).toMatch(/^sensorctl: Unknown command: stauts\. Did you mean status\?\n/);
     const cfg = path.join(dir, 'bad.yaml');
     fs.writeFileSync(cfg, 'min_seen: -3\n');
     const bad = cli(['status', '--config', cfg]);
