@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { trackTemporary } from '../../storage/temp-files.js';
 import type { Argv, CommandModule } from 'yargs';
 import { openSensorDb } from '../../storage/db.js';
-import { backupDatabase, BackupError } from '../../storage/export.js';
+import { backupDatabase, BackupError, type BackupResult } from '../../storage/export.js';
 import { resolveOutputFile, CliError, context, EXIT, EXIT_CODES_HELP, humanBytes, run, withDbOptions, type DbArgs } from '../common.js';
 import { flushDaemonIfRunning } from '../daemon-flush.js';
 import { counted } from '../output.js';
@@ -44,12 +44,7 @@ export const backupCommand: CommandModule<object, Args> = {
     const store = openSensorDb(ctx.dbPath, { readonly: true });
     try {
       const r = await backupDatabase(store.db, dest);
-      if (args.json) {
-        process.stdout.write(`${JSON.stringify({ outcome: 'done', exit_code: 0, path: r.path, bytes: r.bytes, profile_rows: r.profileRows, journal_rows: r.journalRows, alerts: r.alerts, schema_version: r.schemaVersion, sensor_id: r.sensorId, check: r.check, daemon_flushed: flushed, ms: Math.round(r.ms) })}\n`);
-      } else {
-        process.stdout.write(`backup written to ${r.path}: ${humanBytes(r.bytes)}, ${counted(r.profileRows + r.journalRows, 'profile row')}, ${counted(r.alerts, 'alert')}, ` +
-          `schema ${r.schemaVersion}, sensor ${r.sensorId}; quick_check ${r.check}${flushed ? ' (sensord flushed first)' : ''}\n`);
-      }
+      process.stdout.write(`${summary(r, r.path, flushed, args.json === true)}\n`);
     } catch (err) {
       if (err instanceof BackupError) throw new CliError(EXIT.IO, err.message);
       const code = (err as NodeJS.ErrnoException).code ?? '';
@@ -61,6 +56,15 @@ export const backupCommand: CommandModule<object, Args> = {
     }
   }),
 };
+
+/** The result line: JSON with --json, else a sentence; `where` is the path, or '-' for standard output. */
+function summary(r: BackupResult, where: string, flushed: boolean, json: boolean): string {
+  if (json) {
+    return JSON.stringify({ outcome: 'done', exit_code: 0, path: where, bytes: r.bytes, profile_rows: r.profileRows, journal_rows: r.journalRows, alerts: r.alerts, schema_version: r.schemaVersion, sensor_id: r.sensorId, check: r.check, daemon_flushed: flushed, ms: Math.round(r.ms) });
+  }
+  return `backup written to ${where === '-' ? 'standard output' : where}: ${humanBytes(r.bytes)}, ${counted(r.profileRows + r.journalRows, 'profile row')}, ${counted(r.alerts, 'alert')}, ` +
+    `schema ${r.schemaVersion}, sensor ${r.sensorId}; quick_check ${r.check}${flushed ? ' (sensord flushed first)' : ''}`;
+}
 
 /**
  * `backup -`: the verified copy is made in a private temporary directory, then streamed to standard
@@ -75,11 +79,7 @@ async function backupToStdout(ctx: ReturnType<typeof context>, args: Args): Prom
   try {
     const r = await backupDatabase(store.db, path.join(dir, 'backup.db'));
     await pipeline(fs.createReadStream(r.path), process.stdout, { end: false });
-    const summary = args.json
-      ? JSON.stringify({ outcome: 'done', exit_code: 0, path: '-', bytes: r.bytes, profile_rows: r.profileRows, journal_rows: r.journalRows, alerts: r.alerts, schema_version: r.schemaVersion, sensor_id: r.sensorId, check: r.check, daemon_flushed: flushed, ms: Math.round(r.ms) })
-      : `backup written to standard output: ${humanBytes(r.bytes)}, ${counted(r.profileRows + r.journalRows, 'profile row')}, ${counted(r.alerts, 'alert')}, ` +
-        `schema ${r.schemaVersion}, sensor ${r.sensorId}; quick_check ${r.check}${flushed ? ' (sensord flushed first)' : ''}`;
-    process.stderr.write(`${summary}\n`);
+    process.stderr.write(`${summary(r, '-', flushed, args.json === true)}\n`);
     return EXIT.OK;
   } catch (err) {
     if (err instanceof BackupError) throw new CliError(EXIT.IO, err.message);

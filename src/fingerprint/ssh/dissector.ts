@@ -325,11 +325,6 @@ export class SshDirectionTracker {
     this.pending = null;
   }
 
-  /** Gives back what is held (the connection is being dropped). */
-  release(): void {
-    this.dropPending();
-  }
-
   /** Whether the frame carrying this segment shows an SSH layer. Never throws. */
   segment(session: SshSession, seq: number, payload: Buffer, frame: number, isResponse: boolean): boolean {
     const len = payload.length;
